@@ -1,0 +1,154 @@
+//! [`ScheduleSpec`]: the one recursive, self-describing description of any schedule.
+//!
+//! Every family and combinator is registered exactly once, in the `registry!` call below.
+//! Registering generates the enum variant, its serialised name, evaluation by dispatch,
+//! the list of names used for suggestions, `From` conversions and validation on
+//! deserialisation. Adding a family is: write its file, add one line here.
+//!
+//! Serialised form (with the `serde` feature): an object with a `"type"` tag naming the
+//! family plus the family's own parameters; combinators hold their children as nested
+//! objects. Deserialising validates every node with the same rules as the constructors.
+
+use crate::error::Error;
+use crate::families::*;
+use crate::schedule::Schedule;
+
+/// Validation shared by constructors and deserialisation: every registered type has one.
+pub(crate) trait Validate {
+    /// Checks every rule the constructor checks.
+    fn validate(&self) -> Result<(), Error>;
+}
+
+macro_rules! registry {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal ),* $(,)?) => {
+        /// Any cadence schedule as one serialisable, recursive value.
+        ///
+        /// It is itself a [`Schedule`] (evaluation dispatches on the variant without
+        /// allocation), the input of the CLI and spec language, and the serde format of
+        /// configuration files.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use cadence::{Linear, Schedule, ScheduleSpec};
+        ///
+        /// let spec = ScheduleSpec::from(Linear::new(1.0, 0.0, 10)?);
+        /// assert_eq!(spec.name(), "linear");
+        /// assert_eq!(spec.value(5), 0.5);
+        /// # Ok::<(), cadence::Error>(())
+        /// ```
+        #[derive(Debug, Clone, PartialEq)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        #[cfg_attr(feature = "serde", serde(tag = "type", try_from = "unchecked::ScheduleSpec"))]
+        #[non_exhaustive]
+        pub enum ScheduleSpec {
+            $(
+                $(#[$doc])*
+                #[cfg_attr(feature = "serde", serde(rename = $name))]
+                $variant($ty),
+            )*
+        }
+
+        impl ScheduleSpec {
+            /// The serialised names of every registered family and combinator.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The serialised name of this node's family or combinator.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(ScheduleSpec::$variant(_) => $name,)*
+                }
+            }
+
+            /// Checks this node (children are checked when they are built).
+            pub(crate) fn validate_node(&self) -> Result<(), Error> {
+                match self {
+                    $(ScheduleSpec::$variant(s) => Validate::validate(s),)*
+                }
+            }
+        }
+
+        impl Schedule for ScheduleSpec {
+            #[inline]
+            fn value(&self, step: u64) -> f64 {
+                match self {
+                    $(ScheduleSpec::$variant(s) => s.value(step),)*
+                }
+            }
+        }
+
+        $(
+            impl From<$ty> for ScheduleSpec {
+                fn from(s: $ty) -> Self {
+                    ScheduleSpec::$variant(s)
+                }
+            }
+        )*
+
+        #[cfg(feature = "serde")]
+        mod unchecked {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The same tree as [`super::ScheduleSpec`], before validation.
+            #[derive(serde::Deserialize)]
+            #[serde(tag = "type")]
+            pub enum ScheduleSpec {
+                $(
+                    #[serde(rename = $name)]
+                    $variant($ty),
+                )*
+            }
+
+            impl TryFrom<ScheduleSpec> for super::ScheduleSpec {
+                type Error = super::Error;
+
+                fn try_from(raw: ScheduleSpec) -> Result<Self, Self::Error> {
+                    let spec = match raw {
+                        $(ScheduleSpec::$variant(s) => super::ScheduleSpec::$variant(s),)*
+                    };
+                    spec.validate_node()?;
+                    Ok(spec)
+                }
+            }
+        }
+    };
+}
+
+// The registry. Keep one line per family or combinator; group by kind.
+registry! {
+    // -- families --------------------------------------------------------------------
+    /// [`Constant`]
+    Constant(Constant) = "constant",
+    /// [`Linear`]
+    Linear(Linear) = "linear",
+    // -- combinators -----------------------------------------------------------------
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_is_identical() {
+        let spec = ScheduleSpec::from(Linear::new(0.5, 0.1, 100).unwrap());
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"linear","init":0.5,"end":0.1,"steps":100}"#
+        );
+        let back: ScheduleSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn deserialising_validates() {
+        let err = serde_json::from_str::<ScheduleSpec>(
+            r#"{"type":"linear","init":0.5,"end":0.1,"steps":0}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`steps` = 0"), "{err}");
+        let unknown = serde_json::from_str::<ScheduleSpec>(r#"{"type":"cosinus"}"#).unwrap_err();
+        assert!(unknown.to_string().contains("unknown variant"), "{unknown}");
+    }
+}
