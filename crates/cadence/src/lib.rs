@@ -27,6 +27,6 @@ pub mod testing;
 
 pub use error::Error;
 pub use families::*;
-pub use schedule::{FromFn, Schedule, finite_or_saturate, from_fn};
+pub use schedule::{FromFn, Schedule, finite_or_saturate, floor_step, from_fn};
 pub use shape::Anneal;
 pub use spec::ScheduleSpec;

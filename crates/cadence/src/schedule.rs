@@ -32,6 +32,47 @@ use std::sync::Arc;
 pub trait Schedule: fmt::Debug + Send + Sync {
     /// The value at optimizer step `step` (0-based). Never panics; finite for every step.
     fn value(&self, step: u64) -> f64;
+
+    /// The value at a real-valued time `t` on the schedule's own clock (in steps).
+    ///
+    /// Schedules with a closed form evaluate it continuously, so that a schedule counted in
+    /// epochs can be read at a fractional epoch (PyTorch's `scheduler.step(epoch + i/iters)`)
+    /// and a schedule on the training fraction can be read anywhere in `[0, 1]`. Staircase
+    /// schedules read the step `floor(t)`, which is also the default. Negative or `NaN`
+    /// times read step 0. For every integer `n`, `value_at(n as f64) == value(n)` up to
+    /// rounding. Never panics; finite for every `t`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{Linear, Schedule};
+    ///
+    /// let ramp = Linear::new(0.0, 1.0, 10)?;
+    /// assert_eq!(ramp.value_at(2.5), 0.25);
+    /// assert_eq!(0.3_f64.value_at(7.9), 0.3);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    fn value_at(&self, t: f64) -> f64 {
+        self.value(floor_step(t))
+    }
+}
+
+/// The step `floor(t)`, saturating: negative and `NaN` times give 0, huge ones `u64::MAX`.
+///
+/// # Examples
+///
+/// ```
+/// use cadence::floor_step;
+///
+/// assert_eq!(floor_step(2.9), 2);
+/// assert_eq!(floor_step(-1.0), 0);
+/// assert_eq!(floor_step(f64::NAN), 0);
+/// assert_eq!(floor_step(1e300), u64::MAX);
+/// ```
+#[inline]
+pub fn floor_step(t: f64) -> u64 {
+    // `as` saturates and maps NaN to 0.
+    t.floor() as u64
 }
 
 /// A plain number is a constant schedule.
@@ -47,6 +88,11 @@ impl<S: Schedule + ?Sized> Schedule for &S {
     fn value(&self, step: u64) -> f64 {
         (**self).value(step)
     }
+
+    #[inline]
+    fn value_at(&self, t: f64) -> f64 {
+        (**self).value_at(t)
+    }
 }
 
 impl<S: Schedule + ?Sized> Schedule for Box<S> {
@@ -54,12 +100,22 @@ impl<S: Schedule + ?Sized> Schedule for Box<S> {
     fn value(&self, step: u64) -> f64 {
         (**self).value(step)
     }
+
+    #[inline]
+    fn value_at(&self, t: f64) -> f64 {
+        (**self).value_at(t)
+    }
 }
 
 impl<S: Schedule + ?Sized> Schedule for Arc<S> {
     #[inline]
     fn value(&self, step: u64) -> f64 {
         (**self).value(step)
+    }
+
+    #[inline]
+    fn value_at(&self, t: f64) -> f64 {
+        (**self).value_at(t)
     }
 }
 

@@ -81,4 +81,9 @@ impl Schedule for Constant {
     fn value(&self, _step: u64) -> f64 {
         self.value
     }
+
+    #[inline]
+    fn value_at(&self, _t: f64) -> f64 {
+        self.value
+    }
 }

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, check};
 use crate::schedule::Schedule;
+use crate::shape::Anneal;
 use crate::spec::Validate;
 
 /// Linear interpolation from `init` to `end` over `steps` steps, then `end` for ever.
@@ -75,15 +76,20 @@ impl Schedule for Linear {
         if step >= self.steps {
             return self.end;
         }
-        let frac = step as f64 / self.steps as f64;
-        self.init + (self.end - self.init) * frac
+        self.value_at(step as f64)
+    }
+
+    #[inline]
+    fn value_at(&self, t: f64) -> f64 {
+        let frac = t / self.steps as f64;
+        Anneal::Linear.interpolate(self.init, self.end, frac)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::assert_values;
+    use crate::testing::{assert_values, close};
     use proptest::prelude::*;
 
     #[test]
@@ -104,6 +110,15 @@ mod tests {
             Linear::new(0.0, 1.0, 0),
             Err(Error::InvalidParameter { name: "steps", .. })
         ));
+    }
+
+    #[test]
+    fn continuous_time() {
+        let s = Linear::new(1.0, 0.0, 10).unwrap();
+        assert!(close(s.value_at(2.5), 0.75, 1e-15));
+        assert_eq!(s.value_at(-3.0), 1.0);
+        assert_eq!(s.value_at(f64::NAN), 1.0);
+        assert_eq!(s.value_at(1e300), 0.0);
     }
 
     proptest! {
