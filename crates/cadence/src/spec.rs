@@ -122,6 +122,24 @@ registry! {
     Constant(Constant) = "constant",
     /// [`Linear`]
     Linear(Linear) = "linear",
+    /// [`Polynomial`]
+    Polynomial(Polynomial) = "polynomial",
+    /// [`Exponential`]
+    Exponential(Exponential) = "exponential",
+    /// [`Step`]
+    Step(Step) = "step",
+    /// [`MultiStep`]
+    MultiStep(MultiStep) = "multi_step",
+    /// [`PiecewiseConstant`]
+    PiecewiseConstant(PiecewiseConstant) = "piecewise_constant",
+    /// [`InverseTime`]
+    InverseTime(InverseTime) = "inverse_time",
+    /// [`InverseSqrt`]
+    InverseSqrt(InverseSqrt) = "inverse_sqrt",
+    /// [`Cosine`]
+    Cosine(Cosine) = "cosine",
+    /// [`Tanh`]
+    Tanh(Tanh) = "tanh",
     // -- combinators -----------------------------------------------------------------
 }
 
