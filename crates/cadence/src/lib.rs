@@ -6,6 +6,7 @@
 //! - [`Schedule`]: `value(step) -> f64`, total, object safe, `Send + Sync`.
 //! - Families: [`Constant`], [`Linear`], ... (see [`families`]).
 //! - [`ScheduleSpec`]: one serialisable tree for any schedule.
+//! - [`analysis`]: half-life, areas `S1`/`S2`, summaries, allocation-free sampling.
 //!
 //! ```
 //! use cadence::{Linear, Schedule};
@@ -18,6 +19,7 @@
 //!
 //! This crate depends on no ML framework; adapters live in their own crates.
 
+pub mod analysis;
 mod error;
 pub mod families;
 mod schedule;
@@ -25,6 +27,7 @@ mod shape;
 mod spec;
 pub mod testing;
 
+pub use analysis::{Summary, annealing_area, area, fill, half_life, summary};
 pub use error::Error;
 pub use families::*;
 pub use schedule::{FromFn, Schedule, finite_or_saturate, floor_step, from_fn};
