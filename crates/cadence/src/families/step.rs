@@ -75,6 +75,14 @@ impl Step {
     }
 }
 
+impl Step {
+    /// `init * gamma^k`, saturated.
+    #[inline]
+    fn scaled(&self, k: f64) -> f64 {
+        finite_or_saturate(self.init * self.gamma.powf(k))
+    }
+}
+
 /// `floor(t / d)` as Python computes `t // d` for floats `t >= 0`, `d > 0`: exact when
 /// `t` is a multiple of `d` up to rounding of `fmod`, unlike a plain `(t / d).floor()`.
 #[inline]
@@ -101,14 +109,19 @@ impl Validate for Step {
 impl Schedule for Step {
     #[inline]
     fn value(&self, step: u64) -> f64 {
+        // Integer step sizes (every PyTorch config) divide exactly in integers; this is
+        // what Python's float `//` gives too, and avoids the slow `fmod`.
+        if self.step_size.fract() == 0.0 && self.step_size < 2f64.powi(63) {
+            let k = step / self.step_size as u64;
+            return self.scaled(k as f64);
+        }
         self.value_at(step as f64)
     }
 
     #[inline]
     fn value_at(&self, t: f64) -> f64 {
         let t = if t > 0.0 { t.min(f64::MAX) } else { 0.0 };
-        let k = python_floor_div(t, self.step_size);
-        finite_or_saturate(self.init * self.gamma.powf(k))
+        self.scaled(python_floor_div(t, self.step_size))
     }
 }
 
