@@ -13,6 +13,8 @@ fn all() -> Vec<ScheduleSpec> {
         Polynomial::new(0.1, 0.001, 2.0, 100)
             .unwrap()
             .with_begin(20)
+            .with_k_decay(1.5)
+            .unwrap()
             .into(),
         Exponential::new(0.1, 0.7, 5)
             .unwrap()

@@ -82,14 +82,33 @@ impl Case {
         self.check_from(schedule, offset, offset, rel)
     }
 
-    /// Compares `lr[i]` with `schedule.value(i - shift)` for `i >= from >= shift`;
-    /// returns the largest relative error seen and panics past `rel`.
+    /// Compares `lr[i]` with `schedule.value(i - shift)` for `i >= from >= shift`.
     fn check_from(&self, schedule: &dyn Schedule, from: u64, shift: u64, rel: f64) -> f64 {
+        self.check_range(schedule, from..u64::MAX, shift, rel)
+    }
+
+    /// Compares `lr[i]` with `schedule.value(i - shift)` for the recorded `i` in `range`
+    /// (`range.start >= shift`); returns the largest relative error seen and panics past
+    /// `rel`.
+    fn check_range(
+        &self,
+        schedule: &dyn Schedule,
+        range: std::ops::Range<u64>,
+        shift: u64,
+        rel: f64,
+    ) -> f64 {
         let name = self.value["name"].as_str().unwrap();
         let lr = self.lr();
-        assert!(lr.len() as u64 > from + 1, "{name}: nothing to compare");
+        let from = range.start;
+        let until = range.end.min(lr.len() as u64);
+        assert!(until > from + 1, "{name}: nothing to compare");
         let mut worst = 0.0_f64;
-        for (i, &expected) in lr.iter().enumerate().skip(from as usize) {
+        for (i, &expected) in lr
+            .iter()
+            .enumerate()
+            .take(until as usize)
+            .skip(from as usize)
+        {
             let actual = schedule.value(i as u64 - shift);
             let err = (actual - expected).abs();
             let scale = expected.abs().max(actual.abs());
@@ -101,10 +120,7 @@ impl Case {
                 worst = worst.max(err / scale);
             }
         }
-        println!(
-            "{name}: {} steps, max rel err {worst:.1e}",
-            lr.len() as u64 - from
-        );
+        println!("{name}: {} steps, max rel err {worst:.1e}", until - from);
         worst
     }
 }
@@ -289,6 +305,26 @@ fn timm_tanh() {
             .with_bounds(c.f_or("lb", -7.0), c.f_or("ub", 3.0))
             .unwrap();
         check_after_timm_warmup(&c, &s);
+    }
+}
+
+#[test]
+fn timm_poly_first_cycle_with_k_decay() {
+    for name in ["timm__PolyLRScheduler_02", "timm__PolyLRScheduler_03"] {
+        let c = Case::load(name);
+        let (warmup, shift) = timm_clock(&c);
+        let t = c.u("t_initial");
+        let s = Polynomial::new(c.base_lr(), c.f("lr_min"), c.f("power"), t)
+            .unwrap()
+            .with_k_decay(c.f_or("k_decay", 1.0))
+            .unwrap();
+        // Later cycles (cycle_limit > 1) are restarts, not this family: stop at the first.
+        let end = if c.u_or("cycle_limit", 1) > 1 {
+            shift + t
+        } else {
+            u64::MAX
+        };
+        c.check_range(&s, warmup..end, shift, TOL);
     }
 }
 

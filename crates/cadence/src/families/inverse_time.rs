@@ -40,7 +40,7 @@ use crate::spec::Validate;
 ///
 /// # References
 /// Keras `InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase)`;
-/// `optax.inject_hyperparams` users write it by hand.
+/// TensorFlow 1 `tf.train.inverse_time_decay`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]

@@ -8,23 +8,25 @@ use crate::spec::Validate;
 ///
 /// ```text
 /// c(t)     = clamp(t - begin, 0, decay_steps)
-/// value(t) = (init - end) * (1 - c(t) / decay_steps)^power + end
+/// value(t) = (init - end) * (1 - (c(t) / decay_steps)^k_decay)^power + end
 /// ```
 ///
 /// Before `begin` the value is `init`, from `begin + decay_steps` on it is `end`.
 /// `power = 1` is a linear decay, `power = 2` a quadratic one that falls fast at first,
-/// `power < 1` one that falls fast at the end.
+/// `power < 1` one that falls fast at the end. `k_decay` (timm, default 1) warps the
+/// clock: `k > 1` holds the value high for longer.
 ///
 /// # Parameters
 /// - `init`: the value up to step `begin`, finite.
 /// - `end`: the value from step `begin + decay_steps` on, finite.
 /// - `power`: the exponent, finite and `>= 0` (`0` is the constant `init`).
 /// - `decay_steps`: the length of the decay, at least 1.
-/// - `begin`: the step at which the decay starts (optax's `transition_begin`).
+/// - `begin`: the step at which the decay starts (optax's `transition_begin`), default 0.
+/// - `k_decay`: finite and `> 0`, default 1.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] if `init`, `end` or `power` is not finite, `power < 0`,
-/// or `decay_steps` is 0.
+/// `decay_steps` is 0, or `k_decay` is not finite and `> 0`.
 ///
 /// # Examples
 ///
@@ -46,7 +48,8 @@ use crate::spec::Validate;
 /// `optax.polynomial_schedule` (same parameters; `transition_steps`, `transition_begin`);
 /// `torch.optim.lr_scheduler.PolynomialLR` is `end = 0`, `begin = 0`;
 /// transformers' `get_polynomial_decay_schedule_with_warmup` is this after a warmup with
-/// `begin` = the warmup length.
+/// `begin` = the warmup length; timm's `PolyLRScheduler(t_initial, power, lr_min,
+/// k_decay)` with one cycle is this with `k_decay`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
@@ -57,6 +60,13 @@ pub struct Polynomial {
     decay_steps: u64,
     #[cfg_attr(feature = "serde", serde(default))]
     begin: u64,
+    #[cfg_attr(feature = "serde", serde(default = "one"))]
+    k_decay: f64,
+}
+
+#[cfg(feature = "serde")]
+fn one() -> f64 {
+    1.0
 }
 
 impl Polynomial {
@@ -78,6 +88,7 @@ impl Polynomial {
             power,
             decay_steps,
             begin: 0,
+            k_decay: 1.0,
         };
         s.validate()?;
         Ok(s)
@@ -99,10 +110,36 @@ impl Polynomial {
         Polynomial { begin, ..self }
     }
 
+    /// The same decay on the warped clock `(c / decay_steps)^k_decay` (timm's `k_decay`).
+    ///
+    /// # Errors
+    /// `k_decay` must be finite and `> 0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{Polynomial, Schedule};
+    ///
+    /// let s = Polynomial::new(1.0, 0.0, 1.0, 10)?.with_k_decay(2.0)?;
+    /// assert!((s.value(5) - 0.75).abs() < 1e-15); // 1 - 0.5^2
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_k_decay(self, k_decay: f64) -> Result<Self, Error> {
+        let s = Polynomial { k_decay, ..self };
+        s.validate()?;
+        Ok(s)
+    }
+
     /// The value after `c` steps of decay, `c` already clamped to `[0, decay_steps]`.
     #[inline]
     fn at(&self, c: f64) -> f64 {
-        let frac = 1.0 - c / self.decay_steps as f64;
+        let f = c / self.decay_steps as f64;
+        let f = if self.k_decay == 1.0 {
+            f
+        } else {
+            f.powf(self.k_decay)
+        };
+        let frac = 1.0 - f;
         finite_or_saturate((self.init - self.end) * frac.powf(self.power) + self.end)
     }
 }
@@ -113,6 +150,7 @@ impl Validate for Polynomial {
         check::finite("end", self.end)?;
         check::non_negative("power", self.power)?;
         check::at_least_one("decay_steps", self.decay_steps)?;
+        check::positive("k_decay", self.k_decay)?;
         Ok(())
     }
 }
@@ -176,6 +214,10 @@ mod tests {
             (Polynomial::new(1.0, 0.0, -0.5, 3), "power"),
             (Polynomial::new(1.0, 0.0, f64::NAN, 3), "power"),
             (Polynomial::new(1.0, 0.0, 1.0, 0), "decay_steps"),
+            (
+                Polynomial::new(1.0, 0.0, 1.0, 3).and_then(|s| s.with_k_decay(0.0)),
+                "k_decay",
+            ),
         ] {
             assert!(
                 matches!(bad, Err(Error::InvalidParameter { name: n, .. }) if n == name),
@@ -197,9 +239,10 @@ mod tests {
         #[test]
         fn monotone_bounded_and_continuous_time_agrees(
             init in -1e3..1e3f64, end in -1e3..1e3f64, power in 0.0..8.0f64,
-            decay_steps in 1u64..10_000, begin in 0u64..1_000, t in 0u64..20_000,
+            decay_steps in 1u64..10_000, begin in 0u64..1_000, t in 0u64..20_000, k in 0.1..4.0f64,
         ) {
-            let s = Polynomial::new(init, end, power, decay_steps).unwrap().with_begin(begin);
+            let s = Polynomial::new(init, end, power, decay_steps).unwrap().with_begin(begin)
+                .with_k_decay(k).unwrap();
             let (lo, hi) = (init.min(end), init.max(end));
             let v = s.value(t);
             prop_assert!(v.is_finite() && v >= lo - 1e-9 && v <= hi + 1e-9);

@@ -319,6 +319,7 @@ mod tests {
         fn integer_step_size_matches_integer_division(gamma in 0.5..1.0f64, size in 1u64..1_000, t in 0u64..1 << 40) {
             let s = Step::new(1.0, gamma, size as f64).unwrap();
             prop_assert!(close(s.value(t), gamma.powf((t / size) as f64), 1e-15));
+            prop_assert_eq!(s.value_at(t as f64), s.value(t));
         }
 
         #[test]

@@ -60,8 +60,16 @@ pub struct Tanh {
 
 impl Tanh {
     /// timm's default `lb`.
+    ///
+    /// ```
+    /// assert_eq!(cadence::Tanh::DEFAULT_LOWER, -7.0);
+    /// ```
     pub const DEFAULT_LOWER: f64 = -7.0;
     /// timm's default `ub`.
+    ///
+    /// ```
+    /// assert_eq!(cadence::Tanh::DEFAULT_UPPER, 3.0);
+    /// ```
     pub const DEFAULT_UPPER: f64 = 3.0;
 
     #[cfg(feature = "serde")]
