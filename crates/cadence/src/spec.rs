@@ -75,6 +75,13 @@ macro_rules! registry {
                     $(ScheduleSpec::$variant(s) => s.value(step),)*
                 }
             }
+
+            #[inline]
+            fn value_at(&self, t: f64) -> f64 {
+                match self {
+                    $(ScheduleSpec::$variant(s) => s.value_at(t),)*
+                }
+            }
         }
 
         $(

@@ -162,7 +162,7 @@ fn deserialising_validates_and_names_the_field() {
 fn total_and_continuous_time_agrees_with_steps() {
     for spec in all() {
         assert_total(&spec, &[10, 25, 50, 100, 1000]);
-        // Through the concrete type (the spec forwards `value`).
+        // Through the concrete type: the spec forwards `value` and `value_at`.
         let direct: Box<dyn Schedule> = match spec.clone() {
             ScheduleSpec::Polynomial(s) => Box::new(s),
             ScheduleSpec::Exponential(s) => Box::new(s),
@@ -182,7 +182,9 @@ fn total_and_continuous_time_agrees_with_steps() {
                 let c = direct.value_at(t as f64);
                 assert!(close(c, v, 1e-15), "{spec:?} at {t}: {c} vs {v}");
             }
-            assert!(direct.value_at(t as f64 + 0.5).is_finite());
+            let half = t as f64 + 0.5;
+            assert!(direct.value_at(half).is_finite());
+            assert_eq!(spec.value_at(half), direct.value_at(half), "{spec:?}");
         }
     }
 }
