@@ -1,6 +1,7 @@
 //! The decay families through `ScheduleSpec`: JSON and TOML round trips are identical,
 //! optional fields have their documented defaults, deserialising validates, and every
-//! family's continuous clock agrees with its integer steps.
+//! family's continuous clock agrees with its integer steps (the serde tests need the
+//! default `serde` feature).
 
 use cadence::testing::{assert_total, close, telling_steps};
 use cadence::{
@@ -50,6 +51,7 @@ fn all() -> Vec<ScheduleSpec> {
     ]
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn json_and_toml_round_trips_are_identical() {
     for spec in all() {
@@ -81,6 +83,7 @@ fn every_family_is_registered_under_its_name() {
     }
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn optional_fields_default() {
     let parse = |s: &str| serde_json::from_str::<ScheduleSpec>(s).unwrap();
@@ -112,6 +115,7 @@ fn optional_fields_default() {
     assert_eq!(piecewise.value(10), 0.5);
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn deserialising_validates_and_names_the_field() {
     for (json, field) in [
