@@ -122,6 +122,8 @@ registry! {
     Constant(Constant) = "constant",
     /// [`Linear`]
     Linear(Linear) = "linear",
+    /// [`Expr`]
+    Expr(Expr) = "expr",
     // -- combinators -----------------------------------------------------------------
 }
 
