@@ -30,6 +30,14 @@ pub enum Error {
         /// The rule the value broke, e.g. "must be finite and > 0".
         rule: String,
     },
+    /// An expression schedule's source could not be parsed (see [`Expr`](crate::Expr)).
+    #[error("expression error at column {column}: {message}")]
+    Expression {
+        /// 1-based column (in characters) where the problem starts.
+        column: usize,
+        /// What is wrong, e.g. "unknown function `foo`".
+        message: String,
+    },
 }
 
 impl Error {

@@ -147,6 +147,8 @@ registry! {
     Cosine(Cosine) = "cosine",
     /// [`Tanh`]
     Tanh(Tanh) = "tanh",
+    /// [`Expr`]
+    Expr(Expr) = "expr",
     // -- combinators -----------------------------------------------------------------
 }
 

@@ -1,5 +1,5 @@
 //! The families against the recorded trajectories of their direct peers in
-//! `../shared/golden` (PyTorch, optax, timm, transformers).
+//! `crates/cadence-compat/tests/golden` (PyTorch, optax, timm, transformers).
 //!
 //! Each case builds the cadence family from the file's own `config`, and compares the
 //! recorded `lr` (for optax: the float64 `lr`) over a stated range of steps. Where the
@@ -17,13 +17,9 @@ use cadence::{
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// `../shared/golden`, found from the crate upwards (the workspace's sibling `shared/`).
+/// The repository's copy of the recorded peer trajectories (see its README).
 fn golden_dir() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .map(|a| a.join("shared").join("golden"))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("no shared/golden above {}", here.display()))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cadence-compat/tests/golden")
 }
 
 struct Case {

@@ -3,6 +3,7 @@
 mod constant;
 mod cosine;
 mod exponential;
+mod expr;
 mod inverse_sqrt;
 mod inverse_time;
 mod linear;
@@ -15,6 +16,7 @@ mod tanh;
 pub use constant::Constant;
 pub use cosine::Cosine;
 pub use exponential::Exponential;
+pub use expr::Expr;
 pub use inverse_sqrt::InverseSqrt;
 pub use inverse_time::InverseTime;
 pub use linear::Linear;
