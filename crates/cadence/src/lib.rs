@@ -18,6 +18,7 @@
 //!
 //! This crate depends on no ML framework; adapters live in their own crates.
 
+pub mod combinators;
 mod error;
 pub mod families;
 mod schedule;
@@ -25,6 +26,7 @@ mod shape;
 mod spec;
 pub mod testing;
 
+pub use combinators::*;
 pub use error::Error;
 pub use families::*;
 pub use schedule::{FromFn, Schedule, finite_or_saturate, floor_step, from_fn};
