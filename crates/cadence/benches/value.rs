@@ -1,21 +1,125 @@
 //! Benchmarks of `Schedule::value` for every family and for composites.
+//!
+//! Adding a family or combinator case is one `bench(...)` line in `families` or
+//! `combinators`. Each case evaluates at pseudo-random steps spread over twice the
+//! schedule's horizon, so branches on both sides of every boundary are taken.
 
-use cadence::{Linear, Schedule};
-use criterion::{Criterion, criterion_group, criterion_main};
+use cadence::{Anneal, Constant, Join, Linear, Schedule, ScheduleExt, ScheduleSpec, WarmupMode};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
+
+/// The horizon of the benchmarked schedules, in steps.
+const HORIZON: u64 = 1_000_000;
+
+/// Benchmarks `schedule.value(t)` at steps walking over `[0, 2 * HORIZON)`.
+fn bench<S: Schedule>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, schedule: S) {
+    g.bench_function(name, |b| {
+        let mut t = 0u64;
+        b.iter(|| {
+            t = (t + 7919) % (2 * HORIZON);
+            black_box(schedule.value(black_box(t)))
+        })
+    });
+}
 
 fn families(c: &mut Criterion) {
     let mut g = c.benchmark_group("family");
-    let linear = Linear::new(1.0, 0.0, 1_000_000).unwrap();
-    g.bench_function("linear", |b| {
-        let mut t = 0u64;
-        b.iter(|| {
-            t = t.wrapping_add(7919) % 2_000_000;
-            black_box(linear.value(black_box(t)))
-        })
-    });
+    bench(&mut g, "constant", Constant::new(0.1).unwrap());
+    bench(&mut g, "linear", Linear::new(1.0, 0.0, HORIZON).unwrap());
     g.finish();
 }
 
-criterion_group!(benches, families);
+fn decay() -> Linear {
+    Linear::new(1.0, 0.1, HORIZON).unwrap()
+}
+
+fn combinators(c: &mut Criterion) {
+    let mut g = c.benchmark_group("combinator");
+    bench(
+        &mut g,
+        "warmup",
+        decay().warmup(Anneal::Cosine, 1_000, 0.0).unwrap(),
+    );
+    bench(&mut g, "join", decay().then(HORIZON / 2, decay()).unwrap());
+    bench(&mut g, "scale", decay().scale(0.5).unwrap());
+    bench(&mut g, "clamp", decay().clamp(0.2, 0.8).unwrap());
+    bench(
+        &mut g,
+        "product",
+        cadence::Product::new(vec![decay(), decay()]).unwrap(),
+    );
+    bench(&mut g, "delay", decay().delay(1_000));
+    bench(&mut g, "repeat", decay().repeat(HORIZON / 3).unwrap());
+    bench(
+        &mut g,
+        "restarts",
+        decay().restarts(HORIZON / 3, 0.5, Some(2)).unwrap(),
+    );
+    bench(
+        &mut g,
+        "per_epoch",
+        Linear::new(1.0, 0.0, 100)
+            .unwrap()
+            .per_epoch(HORIZON / 100)
+            .unwrap(),
+    );
+    bench(
+        &mut g,
+        "on_fraction",
+        Linear::new(1.0, 0.0, 1)
+            .unwrap()
+            .on_fraction(HORIZON)
+            .unwrap(),
+    );
+    bench(&mut g, "accumulate", decay().accumulate(4).unwrap());
+    g.finish();
+}
+
+/// The depth-4 composite: a floor around a cosine warmup into a join of two decays.
+/// (Swap the `Linear` pieces for `Cosine` once that family is on the branch.)
+fn composite_generic() -> impl Schedule {
+    let pieces = vec![
+        Linear::new(1.0, 0.3, HORIZON / 2).unwrap(),
+        Linear::new(0.3, 0.0, HORIZON / 2).unwrap(),
+    ];
+    Join::new(vec![HORIZON / 2], pieces)
+        .unwrap()
+        .warmup(Anneal::Cosine, 1_000, 0.0)
+        .unwrap()
+        .floor(1e-3)
+        .unwrap()
+}
+
+/// The same composite as a serialisable [`ScheduleSpec`] tree.
+fn composite_spec() -> ScheduleSpec {
+    let join = ScheduleSpec::from(Linear::new(1.0, 0.3, HORIZON / 2).unwrap())
+        .then(HORIZON / 2, Linear::new(0.3, 0.0, HORIZON / 2).unwrap())
+        .unwrap();
+    let warm = ScheduleSpec::from(
+        cadence::Warmup::new(Anneal::Cosine, 1_000, 0.0, WarmupMode::Prefix, join).unwrap(),
+    );
+    ScheduleSpec::from(warm.floor(1e-3).unwrap())
+}
+
+fn deep_join<S: Schedule>(piece: impl Fn(u64) -> S) -> Join<S> {
+    let bounds = (1..100).map(|i| i * HORIZON / 100).collect();
+    Join::new(bounds, (0..100).map(piece).collect()).unwrap()
+}
+
+fn composites(c: &mut Criterion) {
+    let mut g = c.benchmark_group("composite");
+    bench(&mut g, "depth4_generic", composite_generic());
+    bench(&mut g, "depth4_spec", composite_spec());
+    let piece = |i: u64| Linear::new(1.0 / (i + 1) as f64, 0.0, HORIZON / 100).unwrap();
+    bench(&mut g, "join100_generic", deep_join(piece));
+    bench(
+        &mut g,
+        "join100_spec",
+        ScheduleSpec::from(deep_join(|i| ScheduleSpec::from(piece(i)))),
+    );
+    g.finish();
+}
+
+criterion_group!(benches, families, combinators, composites);
 criterion_main!(benches);

@@ -104,11 +104,14 @@ impl<S: Schedule> Schedule for PerEpoch<S> {
 /// ```
 ///
 /// The child's clock runs from 0 at the first step to 1 at `total_steps`; past the end
-/// it keeps running (fractions above 1), and the child decides what happens there. A
-/// fraction-domain child is any schedule with a closed form whose length is 1: a
-/// [`Linear`](crate::Linear) or a cosine with `steps = 1` (or `decay_steps = 1`) read
-/// continuously, a [`Join`](crate::Join) of such pieces does not work (its boundaries are
-/// whole steps), so put the `OnFraction` inside each piece instead.
+/// it keeps running (fractions above 1), and the child decides what happens there.
+///
+/// A fraction-domain child is a schedule of length 1 read continuously through
+/// [`Schedule::value_at`]: a [`Linear`](crate::Linear) with `steps = 1`, a cosine with
+/// `decay_steps = 1`. Combinators whose parameters are
+/// whole steps ([`Join`](crate::Join) boundaries, [`Warmup`](crate::Warmup) length) count
+/// steps of the outer clock, so put them outside the `OnFraction` and give each piece its
+/// own `OnFraction` with the piece's length.
 ///
 /// # Parameters
 /// - `total_steps`: the length of the run in optimizer steps, at least 1.
