@@ -1,108 +1,174 @@
 //! Benchmarks of `Schedule::value` for every family and for composites.
+//!
+//! Adding a family or combinator case is one `bench(...)` line in `families` or
+//! `combinators`. Each case evaluates at pseudo-random steps spread over twice the
+//! schedule's horizon, so branches on both sides of every boundary are taken.
 
 use cadence::{
-    Cosine, DecayMode, Exponential, InverseSqrt, InverseTime, Linear, MultiStep, Overrun,
-    PiecewiseConstant, Polynomial, Schedule, Step, Tanh,
+    Anneal, Constant, Cosine, DecayMode, Exponential, Expr, InverseSqrt, InverseTime, Join, Linear,
+    MultiStep, Overrun, PiecewiseConstant, Polynomial, Schedule, ScheduleExt, ScheduleSpec, Step,
+    Tanh, WarmupMode,
 };
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
-fn families(c: &mut Criterion) {
-    let mut g = c.benchmark_group("family");
-    let linear = Linear::new(1.0, 0.0, 1_000_000).unwrap();
-    g.bench_function("linear", |b| {
-        let mut t = 0u64;
-        b.iter(|| {
-            t = t.wrapping_add(7919) % 2_000_000;
-            black_box(linear.value(black_box(t)))
-        })
-    });
-    g.finish();
-}
+/// The horizon of the benchmarked schedules, in steps.
+const HORIZON: u64 = 1_000_000;
 
-/// Evaluates `schedule` at pseudo-random steps in `[0, 2e6)`.
-fn bench_one(
-    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    schedule: &dyn Schedule,
-) {
+/// Benchmarks `schedule.value(t)` at steps walking over `[0, 2 * HORIZON)`.
+fn bench<S: Schedule>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, schedule: S) {
     g.bench_function(name, |b| {
         let mut t = 0u64;
         b.iter(|| {
-            t = t.wrapping_add(7919) % 2_000_000;
+            t = (t + 7919) % (2 * HORIZON);
             black_box(schedule.value(black_box(t)))
         })
     });
 }
 
-fn decay_families(c: &mut Criterion) {
+fn families(c: &mut Criterion) {
     let mut g = c.benchmark_group("family");
-    let milestones: Vec<u64> = (1..=8).map(|k| k * 200_000).collect();
+    bench(&mut g, "constant", Constant::new(0.1).unwrap());
+    bench(&mut g, "linear", Linear::new(1.0, 0.0, HORIZON).unwrap());
+    let milestones: Vec<u64> = (1..=8).map(|k| k * HORIZON / 5).collect();
     let pairs: Vec<(u64, f64)> = milestones.iter().map(|&m| (m, 0.5)).collect();
-    let cases: Vec<(&str, Box<dyn Schedule>)> = vec![
-        (
-            "polynomial",
-            Box::new(
-                Polynomial::new(1.0, 0.0, 2.0, 1_000_000)
-                    .unwrap()
-                    .with_begin(1_000),
-            ),
-        ),
-        (
-            "exponential",
-            Box::new(
-                Exponential::new(1.0, 0.5, 100_000)
-                    .unwrap()
-                    .with_end(1e-3)
-                    .unwrap(),
-            ),
-        ),
-        (
-            "exponential_staircase",
-            Box::new(
-                Exponential::new(1.0, 0.5, 100_000)
-                    .unwrap()
-                    .with_mode(DecayMode::Staircase),
-            ),
-        ),
-        ("step", Box::new(Step::new(1.0, 0.5, 100_000.0).unwrap())),
-        (
-            "multi_step_8",
-            Box::new(MultiStep::new(1.0, 0.5, milestones).unwrap()),
-        ),
-        (
-            "piecewise_constant_8",
-            Box::new(PiecewiseConstant::new(1.0, pairs).unwrap()),
-        ),
-        (
-            "inverse_time",
-            Box::new(InverseTime::new(1.0, 0.5, 1_000).unwrap()),
-        ),
-        (
-            "inverse_sqrt",
-            Box::new(InverseSqrt::new(1.0, 4_000.0).unwrap()),
-        ),
-        (
-            "cosine",
-            Box::new(Cosine::new(1.0, 0.0, 1_000_000).unwrap()),
-        ),
-        (
-            "cosine_continue_k",
-            Box::new(
-                Cosine::new(1.0, 0.0, 1_000_000)
-                    .unwrap()
-                    .with_k_decay(2.0)
-                    .unwrap()
-                    .with_overrun(Overrun::Continue),
-            ),
-        ),
-        ("tanh", Box::new(Tanh::new(1.0, 0.0, 1_000_000).unwrap())),
-    ];
-    for (name, schedule) in &cases {
-        bench_one(&mut g, name, schedule.as_ref());
-    }
+    let polynomial = Polynomial::new(1.0, 0.0, 2.0, HORIZON).unwrap();
+    bench(&mut g, "polynomial", polynomial.with_begin(1_000));
+    let exponential = Exponential::new(1.0, 0.5, HORIZON / 10).unwrap();
+    bench(&mut g, "exponential", exponential.with_end(1e-3).unwrap());
+    let staircase = exponential.with_mode(DecayMode::Staircase);
+    bench(&mut g, "exponential_staircase", staircase);
+    bench(&mut g, "step", Step::new(1.0, 0.5, 1e5).unwrap());
+    bench(
+        &mut g,
+        "multi_step_8",
+        MultiStep::new(1.0, 0.5, milestones).unwrap(),
+    );
+    bench(
+        &mut g,
+        "piecewise_constant_8",
+        PiecewiseConstant::new(1.0, pairs).unwrap(),
+    );
+    bench(
+        &mut g,
+        "inverse_time",
+        InverseTime::new(1.0, 0.5, 1_000).unwrap(),
+    );
+    bench(
+        &mut g,
+        "inverse_sqrt",
+        InverseSqrt::new(1.0, 4_000.0).unwrap(),
+    );
+    bench(&mut g, "cosine", Cosine::new(1.0, 0.0, HORIZON).unwrap());
+    let k_cosine = Cosine::new(1.0, 0.0, HORIZON)
+        .unwrap()
+        .with_k_decay(2.0)
+        .unwrap();
+    bench(
+        &mut g,
+        "cosine_continue_k",
+        k_cosine.with_overrun(Overrun::Continue),
+    );
+    bench(&mut g, "tanh", Tanh::new(1.0, 0.0, HORIZON).unwrap());
+    bench(
+        &mut g,
+        "expr",
+        Expr::parse("0.1 * 0.5 ** (step // 1000)").unwrap(),
+    );
     g.finish();
 }
 
-criterion_group!(benches, families, decay_families);
+fn decay() -> Linear {
+    Linear::new(1.0, 0.1, HORIZON).unwrap()
+}
+
+fn combinators(c: &mut Criterion) {
+    let mut g = c.benchmark_group("combinator");
+    bench(
+        &mut g,
+        "warmup",
+        decay().warmup(Anneal::Cosine, 1_000, 0.0).unwrap(),
+    );
+    bench(&mut g, "join", decay().then(HORIZON / 2, decay()).unwrap());
+    bench(&mut g, "scale", decay().scale(0.5).unwrap());
+    bench(&mut g, "clamp", decay().clamp(0.2, 0.8).unwrap());
+    bench(
+        &mut g,
+        "product",
+        cadence::Product::new(vec![decay(), decay()]).unwrap(),
+    );
+    bench(&mut g, "delay", decay().delay(1_000));
+    bench(&mut g, "repeat", decay().repeat(HORIZON / 3).unwrap());
+    bench(
+        &mut g,
+        "restarts",
+        decay().restarts(HORIZON / 3, 0.5, Some(2)).unwrap(),
+    );
+    bench(
+        &mut g,
+        "per_epoch",
+        Linear::new(1.0, 0.0, 100)
+            .unwrap()
+            .per_epoch(HORIZON / 100)
+            .unwrap(),
+    );
+    bench(
+        &mut g,
+        "on_fraction",
+        Linear::new(1.0, 0.0, 1)
+            .unwrap()
+            .on_fraction(HORIZON)
+            .unwrap(),
+    );
+    bench(&mut g, "accumulate", decay().accumulate(4).unwrap());
+    g.finish();
+}
+
+/// The depth-4 composite: a floor around a cosine warmup into a join of two decays.
+/// (Swap the `Linear` pieces for `Cosine` once that family is on the branch.)
+fn composite_generic() -> impl Schedule {
+    let pieces = vec![
+        Linear::new(1.0, 0.3, HORIZON / 2).unwrap(),
+        Linear::new(0.3, 0.0, HORIZON / 2).unwrap(),
+    ];
+    Join::new(vec![HORIZON / 2], pieces)
+        .unwrap()
+        .warmup(Anneal::Cosine, 1_000, 0.0)
+        .unwrap()
+        .floor(1e-3)
+        .unwrap()
+}
+
+/// The same composite as a serialisable [`ScheduleSpec`] tree.
+fn composite_spec() -> ScheduleSpec {
+    let join = ScheduleSpec::from(Linear::new(1.0, 0.3, HORIZON / 2).unwrap())
+        .then(HORIZON / 2, Linear::new(0.3, 0.0, HORIZON / 2).unwrap())
+        .unwrap();
+    let warm = ScheduleSpec::from(
+        cadence::Warmup::new(Anneal::Cosine, 1_000, 0.0, WarmupMode::Prefix, join).unwrap(),
+    );
+    ScheduleSpec::from(warm.floor(1e-3).unwrap())
+}
+
+fn deep_join<S: Schedule>(piece: impl Fn(u64) -> S) -> Join<S> {
+    let bounds = (1..100).map(|i| i * HORIZON / 100).collect();
+    Join::new(bounds, (0..100).map(piece).collect()).unwrap()
+}
+
+fn composites(c: &mut Criterion) {
+    let mut g = c.benchmark_group("composite");
+    bench(&mut g, "depth4_generic", composite_generic());
+    bench(&mut g, "depth4_spec", composite_spec());
+    let piece = |i: u64| Linear::new(1.0 / (i + 1) as f64, 0.0, HORIZON / 100).unwrap();
+    bench(&mut g, "join100_generic", deep_join(piece));
+    bench(
+        &mut g,
+        "join100_spec",
+        ScheduleSpec::from(deep_join(|i| ScheduleSpec::from(piece(i)))),
+    );
+    g.finish();
+}
+
+criterion_group!(benches, families, combinators, composites);
 criterion_main!(benches);

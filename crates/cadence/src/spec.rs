@@ -9,6 +9,7 @@
 //! family plus the family's own parameters; combinators hold their children as nested
 //! objects. Deserialising validates every node with the same rules as the constructors.
 
+use crate::combinators::*;
 use crate::error::Error;
 use crate::families::*;
 use crate::schedule::Schedule;
@@ -39,7 +40,7 @@ macro_rules! registry {
         /// ```
         #[derive(Debug, Clone, PartialEq)]
         #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-        #[cfg_attr(feature = "serde", serde(tag = "type", try_from = "unchecked::ScheduleSpec"))]
+        #[cfg_attr(feature = "serde", serde(tag = "type", try_from = "unchecked::RawSpec"))]
         #[non_exhaustive]
         pub enum ScheduleSpec {
             $(
@@ -97,22 +98,24 @@ macro_rules! registry {
             #[allow(unused_imports)]
             use super::*;
 
-            /// The same tree as [`super::ScheduleSpec`], before validation.
+            /// The same tree as [`super::ScheduleSpec`], before validation of this node.
+            /// (Named apart so that `ScheduleSpec` in the registered types still means
+            /// the validated tree: children are checked as they are deserialised.)
             #[derive(serde::Deserialize)]
             #[serde(tag = "type")]
-            pub enum ScheduleSpec {
+            pub enum RawSpec {
                 $(
                     #[serde(rename = $name)]
                     $variant($ty),
                 )*
             }
 
-            impl TryFrom<ScheduleSpec> for super::ScheduleSpec {
+            impl TryFrom<RawSpec> for super::ScheduleSpec {
                 type Error = super::Error;
 
-                fn try_from(raw: ScheduleSpec) -> Result<Self, Self::Error> {
+                fn try_from(raw: RawSpec) -> Result<Self, Self::Error> {
                     let spec = match raw {
-                        $(ScheduleSpec::$variant(s) => super::ScheduleSpec::$variant(s),)*
+                        $(RawSpec::$variant(s) => super::ScheduleSpec::$variant(s),)*
                     };
                     spec.validate_node()?;
                     Ok(spec)
@@ -150,6 +153,28 @@ registry! {
     /// [`Expr`]
     Expr(Expr) = "expr",
     // -- combinators -----------------------------------------------------------------
+    /// [`Warmup`]
+    Warmup(Warmup<Box<ScheduleSpec>>) = "warmup",
+    /// [`Join`]
+    Join(Join<Box<ScheduleSpec>>) = "join",
+    /// [`Product`]
+    Product(Product<Box<ScheduleSpec>>) = "product",
+    /// [`Scale`]
+    Scale(Scale<Box<ScheduleSpec>>) = "scale",
+    /// [`Clamp`]
+    Clamp(Clamp<Box<ScheduleSpec>>) = "clamp",
+    /// [`Delay`]
+    Delay(Delay<Box<ScheduleSpec>>) = "delay",
+    /// [`Repeat`]
+    Repeat(Repeat<Box<ScheduleSpec>>) = "repeat",
+    /// [`Restarts`]
+    Restarts(Restarts<Box<ScheduleSpec>>) = "restarts",
+    /// [`PerEpoch`]
+    PerEpoch(PerEpoch<Box<ScheduleSpec>>) = "per_epoch",
+    /// [`OnFraction`]
+    OnFraction(OnFraction<Box<ScheduleSpec>>) = "on_fraction",
+    /// [`Accumulate`]
+    Accumulate(Accumulate<Box<ScheduleSpec>>) = "accumulate",
 }
 
 #[cfg(all(test, feature = "serde"))]
