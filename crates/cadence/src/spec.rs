@@ -75,6 +75,13 @@ macro_rules! registry {
                     $(ScheduleSpec::$variant(s) => s.value(step),)*
                 }
             }
+
+            #[inline]
+            fn value_at(&self, t: f64) -> f64 {
+                match self {
+                    $(ScheduleSpec::$variant(s) => s.value_at(t),)*
+                }
+            }
         }
 
         $(
@@ -122,7 +129,21 @@ registry! {
     Constant(Constant) = "constant",
     /// [`Linear`]
     Linear(Linear) = "linear",
+    /// [`PiecewiseInterpolate`]
+    PiecewiseInterpolate(PiecewiseInterpolate) = "piecewise_interpolate",
+    /// [`OneCycle`]
+    OneCycle(OneCycle) = "one_cycle",
+    /// [`CosineRestarts`]
+    CosineRestarts(CosineRestarts) = "cosine_restarts",
+    /// [`Cyclical`]
+    Cyclical(Cyclical) = "cyclical",
+    /// [`WarmupStableDecay`]
+    WarmupStableDecay(WarmupStableDecay) = "warmup_stable_decay",
+    /// [`SwaAnneal`]
+    SwaAnneal(SwaAnneal) = "swa_anneal",
     // -- combinators -----------------------------------------------------------------
+    /// [`Noise`]
+    Noise(Noise<Box<crate::ScheduleSpec>>) = "noise",
 }
 
 #[cfg(all(test, feature = "serde"))]

@@ -1,7 +1,21 @@
 //! Schedule families: the primitive shapes, each a pure function of the step.
 
 mod constant;
+mod cosine_restarts;
+mod cyclical;
 mod linear;
+mod noise;
+mod one_cycle;
+mod piecewise_interpolate;
+mod swa_anneal;
+mod warmup_stable_decay;
 
 pub use constant::Constant;
+pub use cosine_restarts::CosineRestarts;
+pub use cyclical::{Amplitude, AmplitudeClock, Cyclical};
 pub use linear::Linear;
+pub use noise::{Noise, NoiseKind};
+pub use one_cycle::{OneCycle, PhaseEnds, Phases};
+pub use piecewise_interpolate::{PiecewiseInterpolate, SegmentAnneal};
+pub use swa_anneal::SwaAnneal;
+pub use warmup_stable_decay::{DecayLength, WarmupStableDecay};
