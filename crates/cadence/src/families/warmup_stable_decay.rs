@@ -268,7 +268,7 @@ impl Validate for WarmupStableDecay {
         }
         let room = (self.total_steps - self.warmup_steps) as f64;
         let d = self.decay.steps(self.total_steps);
-        if !(d <= room) {
+        if d.is_nan() || d > room {
             return Err(Error::invalid(
                 "decay",
                 d,
