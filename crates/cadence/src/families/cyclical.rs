@@ -381,6 +381,14 @@ mod tests {
             1e-14
         ));
         assert_total(&s, &[15, 30]);
+        // A growing amplitude overflows far out; the schedule saturates, finite.
+        let growing = s
+            .with_amplitude(Amplitude::Geometric {
+                gamma: 1.5,
+                clock: AmplitudeClock::Step,
+            })
+            .unwrap();
+        assert_total(&growing, &[15, 30]);
     }
 
     #[test]

@@ -12,9 +12,10 @@ use crate::spec::Validate;
 /// value(t) = schedule(t) * (1 + n(seed, floor(t)))      start <= floor(t) < stop
 ///          = schedule(t)                                 otherwise
 ///
-/// NoiseKind::Normal { std, clip }:  n = std * z, z ~ N(0, 1) (Box-Muller on splitmix64
-///     draws j = 0, 1, ... of (seed, step)), redrawn until |n| < clip (timm's "normal"
-///     noise with noise_std = std, noise_pct = clip); after 64 rejections n = 0
+/// NoiseKind::Normal { std, clip }:  n ~ N(0, std^2) conditioned on |n| < clip (timm's
+///     "normal" noise, redrawn until inside noise_pct = clip; noise_std = std), sampled
+///     exactly by rejection from splitmix64 draws j = 0, 1, ... of (seed, step); after 64
+///     rejections (probability below 1e-25) n = 0
 /// NoiseKind::Uniform { pct }:       n = pct * (2 u - 1), u ~ U[0, 1)   (timm's "uniform")
 /// ```
 ///
@@ -130,11 +131,21 @@ impl NoiseKind {
         match *self {
             NoiseKind::Uniform { pct } => pct * (2.0 * uniform(seed, step, 0) - 1.0),
             NoiseKind::Normal { std, clip } => {
+                // Rejection sampling of the normal truncated to (-clip, clip), from the
+                // proposal that accepts at least 60% of draws: the normal itself (Box-Muller)
+                // when clip >= std, a uniform on [-clip, clip) otherwise.
                 for j in 0..64 {
-                    let u1 = 1.0 - uniform(seed, step, 2 * j); // (0, 1]
-                    let u2 = uniform(seed, step, 2 * j + 1);
-                    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                    let n = std * z;
+                    let (u1, u2) = (uniform(seed, step, 2 * j), uniform(seed, step, 2 * j + 1));
+                    let n = if clip >= std {
+                        let radius = (-2.0 * (1.0 - u1).ln()).sqrt(); // 1 - u1 in (0, 1]
+                        std * radius * (std::f64::consts::TAU * u2).cos()
+                    } else {
+                        let n = clip * (2.0 * u1 - 1.0);
+                        if u2 >= (-0.5 * (n / std).powi(2)).exp() {
+                            continue;
+                        }
+                        n
+                    };
                     if n.abs() < clip {
                         return n;
                     }
@@ -274,6 +285,19 @@ mod tests {
         let u = NoiseKind::Uniform { pct: 0.5 };
         let mean_u = (0..n).map(|t| u.sample(7, t)).sum::<f64>() / n as f64;
         assert!(mean_u.abs() < 5e-3, "mean {mean_u}");
+    }
+
+    #[test]
+    fn narrow_clip_is_a_truncated_normal() {
+        let k = NoiseKind::Normal {
+            std: 1.0,
+            clip: 0.05,
+        };
+        let draws: Vec<f64> = (0..100_000u64).map(|t| k.sample(5, t)).collect();
+        assert!(draws.iter().all(|n| n.abs() < 0.05 && *n != 0.0));
+        let sd = (draws.iter().map(|x| x * x).sum::<f64>() / draws.len() as f64).sqrt();
+        // Nearly uniform on (-0.05, 0.05): sd 0.02886 (0.05 / sqrt(3) less 0.05%), +- 0.2%.
+        assert!(sd > 0.0285 && sd < 0.0292, "{sd}");
     }
 
     #[test]
