@@ -260,17 +260,21 @@ impl CosineRestarts {
             return None;
         }
         let mut k = estimate.floor().max(0.0);
+        let mut start = self.cycle_start(k);
         // The estimate is off by at most one either way; settle S_k <= t < S_{k+1}.
         for _ in 0..3 {
-            if k > 0.0 && self.cycle_start(k) > t {
+            if k > 0.0 && start > t {
                 k -= 1.0;
+                start = self.cycle_start(k);
             } else {
                 break;
             }
         }
         for _ in 0..3 {
-            if self.cycle_start(k + 1.0) <= t {
+            let next = self.cycle_start(k + 1.0);
+            if next <= t {
                 k += 1.0;
+                start = next;
             } else {
                 break;
             }
@@ -278,7 +282,6 @@ impl CosineRestarts {
         if self.cycles.is_some_and(|n| k >= n as f64) {
             return None;
         }
-        let start = self.cycle_start(k);
         if m < 1.0 && start >= p0 / (1.0 - m) {
             return None;
         }
