@@ -20,14 +20,16 @@ use crate::spec::Validate;
 /// (geometric; `peak` and `end` non-zero of one sign), `Square` ("1-square").
 ///
 /// transformers `get_wsd_schedule(num_warmup_steps, num_decay_steps, num_training_steps,
-/// warmup_type, decay_type, min_lr_ratio)` with base LR `lr` is `init = end = min_lr_ratio
-/// * lr`, `peak = lr`, `total_steps = num_training_steps` (or `W + num_stable_steps + D`),
+/// warmup_type, decay_type, min_lr_ratio)` with base LR `lr` is `peak = lr`, `init = end =
+/// lr * min_lr_ratio`, `total_steps = num_training_steps` (or `W + num_stable_steps + D`),
 /// `DecayLength::Steps(num_decay_steps)`, and the anneals `linear` → `Linear`, `cosine` →
 /// `Cosine`, decay `1-sqrt` → `Sqrt`, warmup `1-sqrt` → `ReverseSqrt` (its cosine decay
-/// assumes the default `num_cycles = 0.5`). timm's `WSDLRScheduler(t_initial, decay_t,
-/// lr_min, warmup_t, warmup_lr_init)` (1-sqrt cooldown by default) is `init =
-/// warmup_lr_init`, `end = lr_min`, `total_steps = warmup_t + t_initial`,
-/// `DecayLength::Steps(decay_t)`: its warmup is a prefix to `t_initial`.
+/// assumes the default `num_cycles = 0.5`).
+///
+/// timm's `WSDLRScheduler(t_initial, decay_t, lr_min, warmup_t, warmup_lr_init)` (1-sqrt
+/// cooldown by default) is `init = warmup_lr_init`, `end = lr_min`, `total_steps =
+/// warmup_t + t_initial`, `DecayLength::Steps(decay_t)`: its warmup is a prefix to
+/// `t_initial`.
 ///
 /// # Parameters
 /// - `init`, `peak`, `end`: finite levels (`init` defaults to 0).
