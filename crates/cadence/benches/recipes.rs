@@ -71,6 +71,31 @@ fn recipes(c: &mut Criterion) {
     )
     .unwrap();
     bench(&mut g, "noise(one_cycle)", &noise);
+    for (name, kind) in [
+        (
+            "noise_sample_normal_wide",
+            NoiseKind::Normal {
+                std: 0.5,
+                clip: 1.0,
+            },
+        ),
+        (
+            "noise_sample_normal_narrow",
+            NoiseKind::Normal {
+                std: 1.0,
+                clip: 0.67,
+            },
+        ),
+        ("noise_sample_uniform", NoiseKind::Uniform { pct: 0.5 }),
+    ] {
+        g.bench_function(name, |b| {
+            let mut t = 0u64;
+            b.iter(|| {
+                t = t.wrapping_add(7919);
+                black_box(kind.sample(black_box(42), black_box(t)))
+            })
+        });
+    }
     g.finish();
 }
 

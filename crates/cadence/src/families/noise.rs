@@ -115,6 +115,36 @@ fn uniform(seed: u64, step: u64, j: u64) -> f64 {
     (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
+/// Draw `j` of the normal truncated to `(-clip, clip)`, or `None` if rejected.
+///
+/// Rejection sampling from the proposal that accepts at least 60% of draws: the normal
+/// itself (Box-Muller) when `clip >= std`, a uniform on `[-clip, clip)` otherwise.
+#[inline]
+fn normal_draw(std: f64, clip: f64, seed: u64, step: u64, j: u64) -> Option<f64> {
+    let (u1, u2) = (uniform(seed, step, 2 * j), uniform(seed, step, 2 * j + 1));
+    let n = if clip >= std {
+        let radius = (-2.0 * (1.0 - u1).ln()).sqrt(); // 1 - u1 in (0, 1]
+        std * radius * (std::f64::consts::TAU * u2).cos()
+    } else {
+        let n = clip * (2.0 * u1 - 1.0);
+        if u2 >= (-0.5 * (n / std).powi(2)).exp() {
+            return None;
+        }
+        n
+    };
+    (n.abs() < clip).then_some(n)
+}
+
+/// Draws 1 to 63 after a rejected first draw; 0 if all are rejected. Kept out of line:
+/// a loop around the first draw makes the common case an order of magnitude slower.
+#[cold]
+#[inline(never)]
+fn normal_retry(std: f64, clip: f64, seed: u64, step: u64) -> f64 {
+    (1..64)
+        .find_map(|j| normal_draw(std, clip, seed, step, j))
+        .unwrap_or(0.0)
+}
+
 impl NoiseKind {
     /// The relative noise at `step` for `seed`; a pure function of both.
     ///
@@ -130,28 +160,10 @@ impl NoiseKind {
     pub fn sample(&self, seed: u64, step: u64) -> f64 {
         match *self {
             NoiseKind::Uniform { pct } => pct * (2.0 * uniform(seed, step, 0) - 1.0),
-            NoiseKind::Normal { std, clip } => {
-                // Rejection sampling of the normal truncated to (-clip, clip), from the
-                // proposal that accepts at least 60% of draws: the normal itself (Box-Muller)
-                // when clip >= std, a uniform on [-clip, clip) otherwise.
-                for j in 0..64 {
-                    let (u1, u2) = (uniform(seed, step, 2 * j), uniform(seed, step, 2 * j + 1));
-                    let n = if clip >= std {
-                        let radius = (-2.0 * (1.0 - u1).ln()).sqrt(); // 1 - u1 in (0, 1]
-                        std * radius * (std::f64::consts::TAU * u2).cos()
-                    } else {
-                        let n = clip * (2.0 * u1 - 1.0);
-                        if u2 >= (-0.5 * (n / std).powi(2)).exp() {
-                            continue;
-                        }
-                        n
-                    };
-                    if n.abs() < clip {
-                        return n;
-                    }
-                }
-                0.0
-            }
+            NoiseKind::Normal { std, clip } => match normal_draw(std, clip, seed, step, 0) {
+                Some(n) => n,
+                None => normal_retry(std, clip, seed, step),
+            },
         }
     }
 
