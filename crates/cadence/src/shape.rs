@@ -13,6 +13,7 @@ use crate::error::Error;
 /// Exponential     from^(1 - f) * to^f              (geometric; from, to same sign, non-zero)
 /// Sqrt            from + (to - from) * sqrt(f)     (the "1-sqrt" cooldown: 1 - sqrt(f) of the gap remains)
 /// Square          from + (to - from) * f^2         (the "1-square" cooldown)
+/// ReverseSqrt     from + (to - from) * (1 - sqrt(1 - f))   (Sqrt run backwards in time)
 /// ```
 ///
 /// # Examples
@@ -25,6 +26,7 @@ use crate::error::Error;
 /// assert!((Anneal::Exponential.interpolate(1.0, 0.01, 0.5) - 0.1).abs() < 1e-15);
 /// assert_eq!(Anneal::Sqrt.interpolate(1.0, 0.0, 0.25), 0.5);
 /// assert_eq!(Anneal::Square.interpolate(1.0, 0.0, 0.5), 0.75);
+/// assert_eq!(Anneal::ReverseSqrt.interpolate(0.0, 1.0, 0.75), 0.5);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -41,6 +43,9 @@ pub enum Anneal {
     Sqrt,
     /// `f^2` of the way: slow at first (the "1-square" cooldown).
     Square,
+    /// `1 - sqrt(1 - f)` of the way: [`Anneal::Sqrt`] run backwards in time, slow at first
+    /// and steep at the end (the "1-sqrt" warmup of transformers' `warmup_stable_decay`).
+    ReverseSqrt,
 }
 
 impl Anneal {
@@ -62,6 +67,7 @@ impl Anneal {
             Anneal::Exponential => from * (to / from).powf(f),
             Anneal::Sqrt => from + (to - from) * f.sqrt(),
             Anneal::Square => from + (to - from) * f * f,
+            Anneal::ReverseSqrt => from + (to - from) * (1.0 - (1.0 - f).sqrt()),
         }
     }
 
@@ -120,6 +126,7 @@ mod tests {
             Anneal::Exponential,
             Anneal::Sqrt,
             Anneal::Square,
+            Anneal::ReverseSqrt,
         ] {
             assert!(
                 (a.interpolate(0.5, 0.002, 0.0) - 0.5).abs() < 1e-15,

@@ -152,6 +152,18 @@ registry! {
     Tanh(Tanh) = "tanh",
     /// [`Expr`]
     Expr(Expr) = "expr",
+    /// [`PiecewiseInterpolate`]
+    PiecewiseInterpolate(PiecewiseInterpolate) = "piecewise_interpolate",
+    /// [`OneCycle`]
+    OneCycle(OneCycle) = "one_cycle",
+    /// [`CosineRestarts`]
+    CosineRestarts(CosineRestarts) = "cosine_restarts",
+    /// [`Cyclical`]
+    Cyclical(Cyclical) = "cyclical",
+    /// [`WarmupStableDecay`]
+    WarmupStableDecay(WarmupStableDecay) = "warmup_stable_decay",
+    /// [`SwaAnneal`]
+    SwaAnneal(SwaAnneal) = "swa_anneal",
     // -- combinators -----------------------------------------------------------------
     /// [`Warmup`]
     Warmup(Warmup<Box<ScheduleSpec>>) = "warmup",
@@ -175,6 +187,8 @@ registry! {
     OnFraction(OnFraction<Box<ScheduleSpec>>) = "on_fraction",
     /// [`Accumulate`]
     Accumulate(Accumulate<Box<ScheduleSpec>>) = "accumulate",
+    /// [`Noise`]
+    Noise(Noise<Box<ScheduleSpec>>) = "noise",
 }
 
 #[cfg(all(test, feature = "serde"))]

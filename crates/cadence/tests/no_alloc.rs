@@ -4,8 +4,11 @@
 
 use cadence::testing::telling_steps;
 use cadence::{
-    Accumulate, Anneal, Clamp, Constant, Delay, Join, Linear, OnFraction, PerEpoch, Product,
-    Repeat, Restarts, Scale, Schedule, ScheduleExt, ScheduleSpec, Warmup, WarmupMode,
+    Accumulate, Anneal, Clamp, Constant, Cosine, CosineRestarts, Cyclical, DecayLength, Delay,
+    Exponential, Expr, InverseSqrt, InverseTime, Join, Linear, MultiStep, Noise, NoiseKind,
+    OnFraction, OneCycle, Overrun, PerEpoch, PiecewiseConstant, PiecewiseInterpolate, Polynomial,
+    Product, Repeat, Restarts, Scale, Schedule, ScheduleExt, ScheduleSpec, Step, SwaAnneal, Tanh,
+    Warmup, WarmupMode, WarmupStableDecay,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -69,6 +72,50 @@ fn every_kind() -> Vec<ScheduleSpec> {
         spec(PerEpoch::new(9, leaf()).unwrap()),
         spec(OnFraction::new(1_000, spec(Linear::new(1.0, 0.0, 1).unwrap())).unwrap()),
         spec(Accumulate::new(4, leaf()).unwrap()),
+        spec(Polynomial::new(1.0, 0.0, 2.0, 100).unwrap().with_begin(5)),
+        spec(
+            Exponential::new(1.0, 0.5, 10)
+                .unwrap()
+                .with_end(0.01)
+                .unwrap(),
+        ),
+        spec(Step::new(1.0, 0.5, 2.5).unwrap()),
+        spec(MultiStep::new(1.0, 0.5, vec![10, 10, 50]).unwrap()),
+        spec(PiecewiseConstant::new(1.0, vec![(10, 0.5), (50, 0.1)]).unwrap()),
+        spec(InverseTime::new(1.0, 0.5, 10).unwrap()),
+        spec(InverseSqrt::new(1.0, 100.0).unwrap()),
+        spec(
+            Cosine::new(1.0, 0.0, 100)
+                .unwrap()
+                .with_overrun(Overrun::Continue),
+        ),
+        spec(Tanh::new(1.0, 0.0, 100).unwrap()),
+        spec(Expr::parse("lambda e: min(1.0, (e + 1) / 10) * 0.95 ** (e // 7)").unwrap()),
+        spec(
+            PiecewiseInterpolate::from_scales(1.0, &[(10, 0.5), (50, 0.1)], Anneal::Cosine)
+                .unwrap(),
+        ),
+        spec(OneCycle::new(1.0, 100).unwrap()),
+        spec(
+            CosineRestarts::new(1.0, 0.0, 10.0)
+                .unwrap()
+                .with_period_mult(1.5)
+                .unwrap(),
+        ),
+        spec(Cyclical::new(0.1, 1.0, 10, 20).unwrap()),
+        spec(WarmupStableDecay::new(1.0, 0.01, 10, 100, DecayLength::Fraction(0.2)).unwrap()),
+        spec(SwaAnneal::new(1.0, 0.1, 10, Anneal::Cosine).unwrap()),
+        spec(
+            Noise::new(
+                leaf(),
+                7,
+                NoiseKind::Normal {
+                    std: 0.1,
+                    clip: 0.2,
+                },
+            )
+            .unwrap(),
+        ),
     ]
 }
 

@@ -1,0 +1,103 @@
+//! Benchmarks of `Schedule::value` for the recipe families (knot paths, one-cycle, SGDR,
+//! cyclical, WSD, SWA, noise).
+
+use cadence::{
+    Amplitude, AmplitudeClock, Anneal, CosineRestarts, Cyclical, DecayLength, Noise, NoiseKind,
+    OneCycle, Phases, PiecewiseInterpolate, Schedule, SwaAnneal, WarmupStableDecay,
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn bench<S: Schedule>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    s: &S,
+) {
+    g.bench_function(name, |b| {
+        let mut t = 0u64;
+        b.iter(|| {
+            t = t.wrapping_add(7919) % 2_000_000;
+            black_box(s.value(black_box(t)))
+        })
+    });
+}
+
+fn recipes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("recipe");
+    let knots: Vec<(f64, f64)> = (0..16)
+        .map(|i| (f64::from(i) * 1e5, 1.0 / f64::from(i + 1)))
+        .collect();
+    bench(
+        &mut g,
+        "piecewise_interpolate_16",
+        &PiecewiseInterpolate::new(knots, Anneal::Cosine.into()).unwrap(),
+    );
+    let one_cycle = OneCycle::new(0.1, 1_000_000)
+        .and_then(|s| s.with_phases(Phases::Three { pct_final: 0.6 }))
+        .unwrap();
+    bench(&mut g, "one_cycle", &one_cycle);
+    let sgdr = CosineRestarts::new(0.1, 1e-5, 1_000.0)
+        .and_then(|s| s.with_period_mult(2.0))
+        .and_then(|s| s.with_peak_decay(0.9))
+        .and_then(|s| s.with_warmup(0.0, 100.0))
+        .unwrap();
+    bench(&mut g, "cosine_restarts", &sgdr);
+    let cyclical = Cyclical::new(1e-4, 1e-2, 2_000, 2_000)
+        .and_then(|s| {
+            s.with_amplitude(Amplitude::Geometric {
+                gamma: 0.5,
+                clock: AmplitudeClock::Cycle,
+            })
+        })
+        .unwrap();
+    bench(&mut g, "cyclical", &cyclical);
+    bench(
+        &mut g,
+        "warmup_stable_decay",
+        &WarmupStableDecay::new(1e-3, 0.0, 10_000, 1_000_000, DecayLength::Fraction(0.2)).unwrap(),
+    );
+    bench(
+        &mut g,
+        "swa_anneal",
+        &SwaAnneal::new(0.5, 0.05, 1_000_000, Anneal::Cosine).unwrap(),
+    );
+    let noise = Noise::new(
+        one_cycle,
+        42,
+        NoiseKind::Normal {
+            std: 1.0,
+            clip: 0.67,
+        },
+    )
+    .unwrap();
+    bench(&mut g, "noise(one_cycle)", &noise);
+    for (name, kind) in [
+        (
+            "noise_sample_normal_wide",
+            NoiseKind::Normal {
+                std: 0.5,
+                clip: 1.0,
+            },
+        ),
+        (
+            "noise_sample_normal_narrow",
+            NoiseKind::Normal {
+                std: 1.0,
+                clip: 0.67,
+            },
+        ),
+        ("noise_sample_uniform", NoiseKind::Uniform { pct: 0.5 }),
+    ] {
+        g.bench_function(name, |b| {
+            let mut t = 0u64;
+            b.iter(|| {
+                t = t.wrapping_add(7919);
+                black_box(kind.sample(black_box(42), black_box(t)))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, recipes);
+criterion_main!(benches);

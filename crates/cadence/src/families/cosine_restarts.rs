@@ -1,0 +1,584 @@
+//! Cosine annealing with warm restarts (SGDR), in closed form for real-valued time.
+
+use super::piecewise_interpolate::{check_path, path_value};
+use crate::error::{Error, check};
+use crate::schedule::{Schedule, finite_or_saturate};
+use crate::shape::Anneal;
+use crate::spec::Validate;
+
+/// Cosine annealing with warm restarts (SGDR): cycle `k` lasts `first_period *
+/// period_mult^k` steps, (warms up linearly from `init` for `warmup_steps`,) then anneals
+/// along a cosine from `peak * peak_decay^k` to `end`; after `cycles` cycles, `end`.
+///
+/// ```text
+/// P_k = first_period * m^k                          m = period_mult
+/// S_k = first_period * k                            m = 1
+///     = first_period * (m^k - 1) / (m - 1)          otherwise (start of cycle k)
+/// k(t) = the k with S_k <= t < S_{k+1}              (closed form via logs, then exact)
+/// u    = t - S_k,   w = min(warmup_steps, P_k),   peak_k = peak * peak_decay^k
+///
+/// value(t) = knot path (0, init) -linear-> (w, peak_k) -cosine-> (P_k, end) at u
+///          = end + (peak_k - end) * (1 + cos(pi u / P_k)) / 2      when warmup_steps = 0
+///          = end                     when k(t) >= cycles, or past the last of infinitely
+///                                    many cycles (m < 1, t >= first_period / (1 - m))
+/// ```
+///
+/// Time is real-valued and the cycle index is exact: it comes from logarithms and is then
+/// corrected against the cycle starts `S_k`, which are computed exactly when `m^k` is
+/// representable (integer and dyadic multipliers), so a restart lands exactly on its
+/// step, also at fractional epochs.
+///
+/// Reproduces PyTorch `CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)` (including
+/// `step(epoch)` with fractional epochs, read with [`Schedule::value_at`]), optax
+/// `sgdr_schedule` of equal `warmup_cosine_decay_schedule` cycles (`cycles` = their
+/// number), transformers `cosine_with_restarts` (after its warmup prefix: `first_period =
+/// (T - W) / num_cycles`, `cycles = num_cycles`, `end = 0`) and timm's
+/// `CosineLRScheduler` cycles (`cycle_mul`, `cycle_decay`, `cycle_limit`).
+///
+/// # Parameters
+/// - `peak`: the value at the start of the first cycle (after its warmup), finite.
+/// - `end`: the value every cycle anneals to, and the value after the last, finite.
+/// - `first_period`: the length of cycle 0 in steps, real, finite and `> 0`.
+/// - `period_mult` (default 1): finite and `> 0`; integers, non-integers and values below
+///   1 all work.
+/// - `peak_decay` (default 1): the factor applied to the peak at every restart, `>= 0`.
+/// - `cycles` (default none): the number of cycles before holding `end`, at least 1.
+/// - `warmup_steps` (default 0) and `init` (default 0): a linear warmup from `init` to
+///   the cycle's peak at the start of every cycle, `warmup_steps >= 0`, real.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the parameter that breaks its rule above.
+///
+/// # Examples
+///
+/// ```
+/// use cadence::{CosineRestarts, Schedule};
+///
+/// // torch CosineAnnealingWarmRestarts(T_0=10, T_mult=2, eta_min=0.0), base lr 0.1
+/// let s = CosineRestarts::new(0.1, 0.0, 10.0)?.with_period_mult(2.0)?;
+/// assert_eq!(s.value(0), 0.1);
+/// assert!((s.value(5) - 0.05).abs() < 1e-15);
+/// assert_eq!(s.value(10), 0.1);                    // restart; the next cycle lasts 20
+/// assert!((s.value(20) - 0.05).abs() < 1e-15);
+/// assert!((s.value_at(2.5) - 0.1 * (1.0 + (0.25 * std::f64::consts::PI).cos()) / 2.0).abs() < 1e-15);
+/// # Ok::<(), cadence::Error>(())
+/// ```
+///
+/// # References
+/// I. Loshchilov and F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts",
+/// ICLR 2017 (arXiv:1608.03983); `torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`;
+/// `optax.sgdr_schedule`; `transformers.get_cosine_with_hard_restarts_schedule_with_warmup`;
+/// `timm.scheduler.CosineLRScheduler`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct CosineRestarts {
+    peak: f64,
+    end: f64,
+    first_period: f64,
+    #[cfg_attr(feature = "serde", serde(default = "one"))]
+    period_mult: f64,
+    #[cfg_attr(feature = "serde", serde(default = "one"))]
+    peak_decay: f64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    cycles: Option<u64>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    warmup_steps: f64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    init: f64,
+}
+
+#[cfg(feature = "serde")]
+fn one() -> f64 {
+    1.0
+}
+
+/// `m^k` for an integer-valued `k >= 0`; exact whenever the result is representable.
+#[inline]
+fn pow_k(m: f64, k: f64) -> f64 {
+    if k <= f64::from(i32::MAX) {
+        m.powi(k as i32)
+    } else {
+        m.powf(k)
+    }
+}
+
+impl CosineRestarts {
+    /// Restarts of period `first_period` from `peak` to `end`, with no period growth, no
+    /// peak decay, no cycle limit and no warmup.
+    ///
+    /// # Errors
+    /// `peak`, `end` finite; `first_period` finite and `> 0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{CosineRestarts, Schedule};
+    ///
+    /// let s = CosineRestarts::new(1.0, 0.0, 4.0)?;
+    /// assert_eq!(s.value(4), 1.0);
+    /// assert!(CosineRestarts::new(1.0, 0.0, 0.0).is_err());
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn new(peak: f64, end: f64, first_period: f64) -> Result<Self, Error> {
+        CosineRestarts {
+            peak,
+            end,
+            first_period,
+            period_mult: 1.0,
+            peak_decay: 1.0,
+            cycles: None,
+            warmup_steps: 0.0,
+            init: 0.0,
+        }
+        .validated()
+    }
+
+    fn validated(self) -> Result<Self, Error> {
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Sets the period multiplier `m`: cycle `k` lasts `first_period * m^k`.
+    ///
+    /// # Errors
+    /// `period_mult` must be finite and `> 0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{CosineRestarts, Schedule};
+    ///
+    /// // Periods 8, 4, 2, 1, ...: infinitely many cycles before step 16, then `end`.
+    /// let s = CosineRestarts::new(1.0, 0.0, 8.0)?.with_period_mult(0.5)?;
+    /// assert_eq!(s.value(12), 1.0);
+    /// assert_eq!(s.value(16), 0.0);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_period_mult(self, period_mult: f64) -> Result<Self, Error> {
+        CosineRestarts {
+            period_mult,
+            ..self
+        }
+        .validated()
+    }
+
+    /// Sets the factor applied to the peak at every restart (timm's `cycle_decay`).
+    ///
+    /// # Errors
+    /// `peak_decay` must be finite and `>= 0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{CosineRestarts, Schedule};
+    ///
+    /// let s = CosineRestarts::new(1.0, 0.0, 10.0)?.with_peak_decay(0.5)?;
+    /// assert_eq!(s.value(20), 0.25);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_peak_decay(self, peak_decay: f64) -> Result<Self, Error> {
+        CosineRestarts { peak_decay, ..self }.validated()
+    }
+
+    /// Stops after `cycles` cycles and holds `end` (timm's `cycle_limit`).
+    ///
+    /// # Errors
+    /// `cycles` must be at least 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{CosineRestarts, Schedule};
+    ///
+    /// let s = CosineRestarts::new(1.0, 0.1, 10.0)?.with_cycles(2)?;
+    /// assert_eq!(s.value(10), 1.0);
+    /// assert_eq!(s.value(20), 0.1);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_cycles(self, cycles: u64) -> Result<Self, Error> {
+        CosineRestarts {
+            cycles: Some(cycles),
+            ..self
+        }
+        .validated()
+    }
+
+    /// Starts every cycle with a linear warmup from `init` to the cycle's peak over
+    /// `warmup_steps` (optax `sgdr_schedule` of `warmup_cosine_decay_schedule`s, whose
+    /// `decay_steps` is the whole cycle).
+    ///
+    /// # Errors
+    /// `init` finite, `warmup_steps` finite and `>= 0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{CosineRestarts, Schedule};
+    ///
+    /// let s = CosineRestarts::new(1.0, 0.0, 10.0)?.with_warmup(0.0, 2.0)?;
+    /// assert_eq!(s.value(11), 0.5);
+    /// assert_eq!(s.value(12), 1.0);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_warmup(self, init: f64, warmup_steps: f64) -> Result<Self, Error> {
+        CosineRestarts {
+            init,
+            warmup_steps,
+            ..self
+        }
+        .validated()
+    }
+
+    /// The start of cycle `k` (integer-valued, `>= 0`).
+    #[inline]
+    fn cycle_start(&self, k: f64) -> f64 {
+        let (p0, m) = (self.first_period, self.period_mult);
+        if m == 1.0 {
+            p0 * k
+        } else if (m - 1.0).abs() >= 1.0 / 16.0 {
+            p0 * (pow_k(m, k) - 1.0) / (m - 1.0)
+        } else {
+            // Near 1, m^k - 1 cancels: use expm1 / ln_1p (m - 1 is exact here).
+            p0 * (k * (m - 1.0).ln_1p()).exp_m1() / (m - 1.0)
+        }
+    }
+
+    /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k)`, or `None` past the last cycle.
+    fn cycle(&self, t: f64) -> Option<(f64, f64, f64)> {
+        let (p0, m) = (self.first_period, self.period_mult);
+        let estimate = if m == 1.0 {
+            t / p0
+        } else {
+            let x = 1.0 + t * (m - 1.0) / p0;
+            if x <= 0.0 {
+                return None; // m < 1: past the accumulation point of infinitely many cycles.
+            }
+            x.ln() / m.ln()
+        };
+        if !estimate.is_finite() {
+            return None;
+        }
+        let mut k = estimate.floor().max(0.0);
+        let mut start = self.cycle_start(k);
+        // The estimate is off by at most one either way; settle S_k <= t < S_{k+1}.
+        for _ in 0..3 {
+            if k > 0.0 && start > t {
+                k -= 1.0;
+                start = self.cycle_start(k);
+            } else {
+                break;
+            }
+        }
+        for _ in 0..3 {
+            let next = self.cycle_start(k + 1.0);
+            if next <= t {
+                k += 1.0;
+                start = next;
+            } else {
+                break;
+            }
+        }
+        if self.cycles.is_some_and(|n| k >= n as f64) {
+            return None;
+        }
+        if m < 1.0 && start >= p0 / (1.0 - m) {
+            return None;
+        }
+        Some((k, t - start, p0 * pow_k(m, k)))
+    }
+}
+
+impl Validate for CosineRestarts {
+    fn validate(&self) -> Result<(), Error> {
+        check::finite("peak", self.peak)?;
+        check::finite("end", self.end)?;
+        check::positive("first_period", self.first_period)?;
+        check::positive("period_mult", self.period_mult)?;
+        check::non_negative("peak_decay", self.peak_decay)?;
+        if let Some(n) = self.cycles {
+            check::at_least_one("cycles", n)?;
+        }
+        check::non_negative("warmup_steps", self.warmup_steps)?;
+        check::finite("init", self.init)?;
+        let w = self.warmup_steps;
+        check_path(
+            "warmup_steps",
+            &[(0.0, self.init), (w, self.peak), (w, self.end)],
+            |_| Anneal::Linear,
+        )
+    }
+}
+
+impl Schedule for CosineRestarts {
+    #[inline]
+    fn value(&self, step: u64) -> f64 {
+        self.value_at(step as f64)
+    }
+
+    #[inline]
+    fn value_at(&self, t: f64) -> f64 {
+        let Some((k, u, period)) = self.cycle(t.max(0.0)) else {
+            return self.end;
+        };
+        let peak = finite_or_saturate(self.peak * pow_k(self.peak_decay, k));
+        let knots = [
+            (0.0, self.init),
+            (self.warmup_steps.min(period), peak),
+            (period, self.end),
+        ];
+        path_value(
+            &knots,
+            |i| {
+                if i == 0 {
+                    Anneal::Linear
+                } else {
+                    Anneal::Cosine
+                }
+            },
+            u,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_total, assert_values, close};
+    use proptest::prelude::*;
+
+    fn cos_at(peak: f64, end: f64, f: f64) -> f64 {
+        end + (peak - end) * (1.0 + (std::f64::consts::PI * f).cos()) / 2.0
+    }
+
+    #[test]
+    fn boundary_steps_integer_mult() {
+        // torch T_0 = 7, T_mult = 3: restarts at 7, 28, 91, 280.
+        let s = CosineRestarts::new(0.05, 0.0, 7.0)
+            .unwrap()
+            .with_period_mult(3.0)
+            .unwrap();
+        assert_values(
+            &s,
+            &[
+                (0, 0.05),
+                (6, cos_at(0.05, 0.0, 6.0 / 7.0)),
+                (7, 0.05),
+                (27, cos_at(0.05, 0.0, 20.0 / 21.0)),
+                (28, 0.05),
+                (90, cos_at(0.05, 0.0, 62.0 / 63.0)),
+                (91, 0.05),
+                (280, 0.05),
+            ],
+            1e-14,
+        );
+        assert_total(&s, &[7, 28, 91]);
+    }
+
+    #[test]
+    fn restarts_land_exactly_for_large_k() {
+        for m in [2.0, 3.0, 0.5, 1.5] {
+            let s = CosineRestarts::new(1.0, 0.0, 1024.0)
+                .unwrap()
+                .with_period_mult(m)
+                .unwrap();
+            for k in 1..30 {
+                let start = s.cycle_start(f64::from(k));
+                if start.fract() == 0.0 && start < 1e15 {
+                    assert_eq!(s.value_at(start), 1.0, "m = {m}, k = {k}");
+                    let just_before = f64::from_bits(start.to_bits() - 1);
+                    assert!(s.value_at(just_before) < 1e-6, "m = {m}, k = {k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fractional_time_and_periods() {
+        // T_0 = 4, T_mult = 2 at epoch 5.3: cycle 1 (start 4, period 8), u = 1.3.
+        let s = CosineRestarts::new(0.3, 0.0005, 4.0)
+            .unwrap()
+            .with_period_mult(2.0)
+            .unwrap();
+        assert!(close(
+            s.value_at(5.3),
+            cos_at(0.3, 0.0005, (5.3 - 4.0) / 8.0),
+            1e-14
+        ));
+        // Real-valued period (transformers: 100 steps, 3 cycles).
+        let h = CosineRestarts::new(1.0, 0.0, 100.0 / 3.0)
+            .unwrap()
+            .with_cycles(3)
+            .unwrap();
+        assert!(close(
+            h.value(34),
+            cos_at(1.0, 0.0, (34.0 - 100.0 / 3.0) * 3.0 / 100.0),
+            1e-12
+        ));
+        assert!(close(h.value(100), 0.0, 1e-12));
+        // Non-integer multiplier.
+        let g = CosineRestarts::new(1.0, 0.0, 10.0)
+            .unwrap()
+            .with_period_mult(1.5)
+            .unwrap();
+        assert_eq!(g.value(10), 1.0);
+        assert_eq!(g.value(25), 1.0);
+        assert!(close(g.value(30), cos_at(1.0, 0.0, 5.0 / 22.5), 1e-14));
+        // Close to 1.
+        let n = CosineRestarts::new(1.0, 0.0, 10.0)
+            .unwrap()
+            .with_period_mult(1.0 + 1e-9)
+            .unwrap();
+        assert!(close(n.value(15), cos_at(1.0, 0.0, 0.5), 1e-6));
+    }
+
+    #[test]
+    fn shrinking_periods_accumulate_then_hold_end() {
+        let s = CosineRestarts::new(1.0, 0.25, 8.0)
+            .unwrap()
+            .with_period_mult(0.5)
+            .unwrap();
+        assert_values(
+            &s,
+            &[
+                (0, 1.0),
+                (4, 0.625),
+                (8, 1.0),
+                (12, 1.0),
+                (14, 1.0),
+                (15, 1.0),
+                (16, 0.25),
+                (u64::MAX, 0.25),
+            ],
+            1e-14,
+        );
+        let v = s.value_at(15.9);
+        assert!((0.25..=1.0).contains(&v), "{v}");
+        assert_total(&s, &[8, 12, 16]);
+    }
+
+    #[test]
+    fn peak_decay_warmup_and_limit() {
+        let s = CosineRestarts::new(1.0, 0.0, 10.0)
+            .and_then(|s| s.with_peak_decay(0.5))
+            .and_then(|s| s.with_warmup(0.2, 4.0))
+            .and_then(|s| s.with_cycles(3))
+            .unwrap();
+        assert_values(
+            &s,
+            &[
+                (0, 0.2),
+                (2, 0.6),
+                (4, 1.0),
+                (7, 0.5),
+                (10, 0.2),
+                (14, 0.5),
+                (24, 0.25),
+                (29, cos_at(0.25, 0.0, 5.0 / 6.0)),
+                (30, 0.0),
+                (u64::MAX, 0.0),
+            ],
+            1e-14,
+        );
+        // A warmup longer than a shrunk period is cut at the period.
+        let w = CosineRestarts::new(1.0, 0.0, 8.0)
+            .and_then(|s| s.with_period_mult(0.5))
+            .and_then(|s| s.with_warmup(0.0, 5.0))
+            .unwrap();
+        assert!(close(w.value(10), 0.5, 1e-15));
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        let s = CosineRestarts::new(1.0, 0.0, 10.0).unwrap();
+        assert!(matches!(
+            CosineRestarts::new(1.0, 0.0, -1.0),
+            Err(Error::InvalidParameter {
+                name: "first_period",
+                ..
+            })
+        ));
+        assert!(matches!(
+            CosineRestarts::new(f64::NAN, 0.0, 1.0),
+            Err(Error::InvalidParameter { name: "peak", .. })
+        ));
+        assert!(matches!(
+            s.with_period_mult(0.0),
+            Err(Error::InvalidParameter {
+                name: "period_mult",
+                ..
+            })
+        ));
+        assert!(matches!(
+            s.with_peak_decay(-0.5),
+            Err(Error::InvalidParameter {
+                name: "peak_decay",
+                ..
+            })
+        ));
+        assert!(matches!(
+            s.with_cycles(0),
+            Err(Error::InvalidParameter { name: "cycles", .. })
+        ));
+        assert!(matches!(
+            s.with_warmup(0.0, f64::INFINITY),
+            Err(Error::InvalidParameter {
+                name: "warmup_steps",
+                ..
+            })
+        ));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_defaults() {
+        let spec: crate::ScheduleSpec = serde_json::from_str(
+            r#"{"type":"cosine_restarts","peak":1.0,"end":0.0,"first_period":10}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec,
+            crate::ScheduleSpec::from(CosineRestarts::new(1.0, 0.0, 10.0).unwrap())
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn bounded_and_finite(
+            peak in 0.0..10.0f64, end in 0.0..1.0f64, p0 in 0.5..500.0f64, m in 0.3..4.0f64,
+            decay in 0.0..1.0f64, t in any::<u64>(), x in 0.0..1e7f64,
+        ) {
+            let s = CosineRestarts::new(peak, end, p0).unwrap()
+                .with_period_mult(m).unwrap().with_peak_decay(decay).unwrap();
+            // Decayed peaks lie in [0, peak].
+            let (lo, hi) = (end.min(0.0), peak.max(end));
+            for v in [s.value(t), s.value_at(x)] {
+                prop_assert!(v.is_finite() && v >= lo - 1e-12 && v <= hi + 1e-12);
+            }
+            prop_assert_eq!(s.value(t), s.value_at(t as f64));
+        }
+
+        #[test]
+        fn each_cycle_decreases(p0 in 1u32..300, m in 1u32..4, t in 0u64..100_000) {
+            let s = CosineRestarts::new(1.0, 0.0, f64::from(p0)).unwrap().with_period_mult(f64::from(m)).unwrap();
+            let (k, u, p) = s.cycle(t as f64).unwrap();
+            prop_assert!(u >= 0.0 && u < p);
+            if u + 1.0 < p {
+                prop_assert!(s.value(t + 1) <= s.value(t));
+                prop_assert_eq!(s.cycle(t as f64 + 1.0).unwrap().0, k);
+            } else {
+                prop_assert_eq!(s.value(t + 1), 1.0);
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        #[test]
+        fn serde_round_trip(p0 in 1u32..300, m in 1u32..8, cycles in proptest::option::of(1u64..10)) {
+            let mut s = CosineRestarts::new(0.5, 0.125, f64::from(p0)).unwrap().with_period_mult(f64::from(m) / 4.0).unwrap();
+            if let Some(n) = cycles { s = s.with_cycles(n).unwrap(); }
+            let spec = crate::ScheduleSpec::from(s);
+            let back: crate::ScheduleSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+            prop_assert_eq!(back, spec);
+        }
+    }
+}
