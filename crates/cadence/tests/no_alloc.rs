@@ -107,7 +107,7 @@ fn every_kind() -> Vec<ScheduleSpec> {
         spec(SwaAnneal::new(1.0, 0.1, 10, Anneal::Cosine).unwrap()),
         spec(
             Noise::new(
-                leaf(),
+                Box::new(leaf()),
                 7,
                 NoiseKind::Normal {
                     std: 0.1,

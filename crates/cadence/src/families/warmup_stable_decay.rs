@@ -373,6 +373,7 @@ mod tests {
     fn rejects_bad_parameters() {
         let e = |r: Result<WarmupStableDecay, Error>| match r {
             Err(Error::InvalidParameter { name, .. }) => name,
+            Err(_) => "another error",
             Ok(_) => "ok",
         };
         assert_eq!(
