@@ -18,8 +18,14 @@
 //!
 //! This crate depends on no ML framework; adapters live in their own crates.
 
+pub mod controllers;
+pub mod coupling;
 mod error;
 pub mod families;
+mod fingerprint;
+pub mod groups;
+pub mod hparams;
+pub mod runtime;
 mod schedule;
 mod shape;
 mod spec;
@@ -30,3 +36,8 @@ pub use families::*;
 pub use schedule::{FromFn, Schedule, finite_or_saturate, floor_step, from_fn};
 pub use shape::Anneal;
 pub use spec::ScheduleSpec;
+
+pub use controllers::{Controller, Decision, Observation};
+pub use groups::{Group, GroupPlan};
+pub use hparams::{HyperParams, Values};
+pub use runtime::{Runtime, RuntimeState};
