@@ -828,3 +828,288 @@ impl RuntimeState {
         })
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+    use crate::controllers::{
+        DivergenceCause, DivergenceConfig, DivergenceGuard, EarlyStopping, PlateauConfig,
+        ReduceOnPlateau,
+    };
+    use crate::groups::{Group, GroupClock};
+    use crate::{Linear, ScheduleSpec};
+    use serde_json::{Value, json};
+
+    fn plateau(factor: f64, patience: u64) -> ReduceOnPlateau {
+        ReduceOnPlateau::new(PlateauConfig {
+            factor,
+            patience,
+            cooldown: 2,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn runtime(lr_steps: u64, factor: f64) -> Runtime {
+        let hp = HyperParams::new()
+            .with_spec(
+                "lr",
+                ScheduleSpec::from(Linear::new(0.1, 0.0, lr_steps).unwrap()),
+            )
+            .unwrap()
+            .with("momentum", 0.9)
+            .unwrap();
+        Runtime::new(hp)
+            .with_controller("lr", plateau(factor, 1))
+            .unwrap()
+            .with_monitor(EarlyStopping::new(Default::default()).unwrap())
+    }
+
+    fn edited(rt: &Runtime, edit: impl FnOnce(&mut Value)) -> Result<RuntimeState, Error> {
+        let mut v: Value = serde_json::from_str(&rt.state().to_json()).unwrap();
+        edit(&mut v);
+        RuntimeState::from_json(&v.to_string())
+    }
+
+    fn mismatch_field(err: Error) -> String {
+        match err {
+            Error::StateMismatch { field, .. } | Error::CorruptState { field, .. } => field,
+            other => panic!("expected a state error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn skipped_steps_do_not_move_the_clock() {
+        let mut rt = runtime(10, 0.5);
+        rt.advance();
+        rt.skip();
+        rt.skip();
+        rt.advance();
+        assert_eq!((rt.step(), rt.skipped()), (2, 2));
+        assert!((rt.values()["lr"] - 0.08).abs() < 1e-15);
+    }
+
+    #[test]
+    fn accumulation_counts_micro_steps() {
+        let mut rt = runtime(10, 0.5).with_accumulation(3).unwrap();
+        assert_eq!(rt.micro_step(), MicroStep::Accumulate);
+        assert_eq!(rt.micro_step(), MicroStep::Accumulate);
+        assert_eq!(rt.micro_step(), MicroStep::Update);
+        assert_eq!(
+            rt.micro_step(),
+            MicroStep::Update,
+            "saturates until the step is taken"
+        );
+        rt.skip();
+        assert_eq!((rt.step(), rt.micro()), (0, 0));
+        for _ in 0..3 {
+            rt.micro_step();
+        }
+        rt.advance();
+        assert_eq!((rt.step(), rt.micro()), (1, 0));
+    }
+
+    #[test]
+    fn json_round_trip_and_exact_resume() {
+        let mut rt = runtime(100, 0.5);
+        for m in [1.0, 0.9, 0.9, 0.9, 0.8] {
+            rt.advance();
+            rt.observe(m).unwrap();
+        }
+        let json = rt.state().to_json();
+        let mut back = runtime(100, 0.5);
+        back.restore(&RuntimeState::from_json(&json).unwrap())
+            .unwrap();
+        assert_eq!(back.state(), rt.state());
+        assert_eq!(back.values(), rt.values());
+        assert!(rt.scale("lr") < 1.0);
+    }
+
+    #[test]
+    fn restore_rejects_other_configurations() {
+        let mut rt = runtime(100, 0.5);
+        rt.advance();
+        rt.observe(1.0).unwrap();
+        let state = rt.state();
+
+        let mut other_schedule = runtime(200, 0.5);
+        let err = other_schedule.restore(&state).unwrap_err();
+        assert_eq!(mismatch_field(err), "hyperparams[0].fingerprint");
+
+        let mut other_controller = runtime(100, 0.1);
+        let err = other_controller.restore(&state).unwrap_err();
+        assert_eq!(mismatch_field(err), "controllers[0].fingerprint");
+
+        let hp = HyperParams::new()
+            .with("lr", 0.1)
+            .unwrap()
+            .with("beta1", 0.9)
+            .unwrap();
+        let err = Runtime::new(hp).restore(&state).unwrap_err();
+        assert_eq!(mismatch_field(err), "hyperparams[0].fingerprint");
+        let hp = HyperParams::new()
+            .with_spec(
+                "lr",
+                ScheduleSpec::from(Linear::new(0.1, 0.0, 100).unwrap()),
+            )
+            .unwrap()
+            .with("beta1", 0.9)
+            .unwrap();
+        let err = Runtime::new(hp).restore(&state).unwrap_err();
+        assert_eq!(mismatch_field(err), "hyperparams[1].name");
+        let err = Runtime::new(HyperParams::new().with("lr", 0.1).unwrap())
+            .restore(&state)
+            .unwrap_err();
+        assert_eq!(mismatch_field(err), "hyperparams");
+
+        let mut swapped = runtime(100, 0.5);
+        swapped.controllers.swap(0, 1);
+        assert_eq!(
+            mismatch_field(swapped.restore(&state).unwrap_err()),
+            "controllers[0].target"
+        );
+
+        let mut accumulating = runtime(100, 0.5).with_accumulation(4).unwrap();
+        assert_eq!(
+            mismatch_field(accumulating.restore(&state).unwrap_err()),
+            "accumulation"
+        );
+
+        let plan = GroupPlan::new(vec![Group::prefix("a", "a.").unwrap()]).unwrap();
+        let mut grouped = runtime(100, 0.5).with_groups(plan).unwrap();
+        assert_eq!(
+            mismatch_field(grouped.restore(&state).unwrap_err()),
+            "groups"
+        );
+    }
+
+    #[test]
+    fn restore_rejects_corrupt_state_atomically() {
+        let mut rt = runtime(100, 0.5);
+        rt.advance();
+        rt.observe(1.0).unwrap();
+        let mut target = runtime(100, 0.5);
+        target.advance();
+        let before = target.state();
+
+        let version = edited(&rt, |v| v["version"] = json!(2)).unwrap();
+        assert_eq!(
+            mismatch_field(target.restore(&version).unwrap_err()),
+            "version"
+        );
+
+        let micro = edited(&rt, |v| v["micro"] = json!(5)).unwrap();
+        assert_eq!(mismatch_field(target.restore(&micro).unwrap_err()), "micro");
+
+        // The first controller is valid, the second corrupt: neither is applied.
+        let bad_best = edited(&rt, |v| {
+            v["controllers"][1]["state"]["best"] = json!(null);
+            v["controllers"][1]["state"]["bad"] = json!(3);
+        })
+        .unwrap();
+        let err = target.restore(&bad_best).unwrap_err();
+        assert_eq!(mismatch_field(err), "controllers[1].bad");
+        let too_patient = edited(&rt, |v| v["controllers"][0]["state"]["bad"] = json!(7)).unwrap();
+        assert_eq!(
+            mismatch_field(target.restore(&too_patient).unwrap_err()),
+            "controllers[0].bad"
+        );
+        let kind = edited(&rt, |v| {
+            v["controllers"][0]["state"]["kind"] = json!("divergence")
+        });
+        assert!(matches!(kind, Err(Error::StateFormat { .. })), "{kind:?}");
+        assert_eq!(target.state(), before, "failed restores change nothing");
+
+        let unknown = edited(&rt, |v| v["extra"] = json!(1));
+        assert!(
+            matches!(unknown, Err(Error::StateFormat { detail }) if detail.contains("unknown field `extra`"))
+        );
+        let missing = edited(&rt, |v| {
+            v.as_object_mut().unwrap().remove("step");
+        });
+        assert!(
+            matches!(missing, Err(Error::StateFormat { detail }) if detail.contains("missing field `step`"))
+        );
+        assert!(matches!(
+            RuntimeState::from_json("{not json"),
+            Err(Error::StateFormat { .. })
+        ));
+    }
+
+    #[test]
+    fn rollback_and_rewind_keep_the_guard_state() {
+        let hp = HyperParams::new().with("lr", 0.1).unwrap();
+        let guard = DivergenceGuard::new(DivergenceConfig {
+            warmup: 1,
+            max_retries: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut rt = Runtime::new(hp)
+            .with_controller("lr", guard)
+            .unwrap()
+            .with_controller("lr", plateau(0.5, 0))
+            .unwrap();
+        for m in [1.0, 0.9] {
+            rt.advance();
+            rt.observe(m).unwrap();
+        }
+        rt.advance();
+        rt.advance();
+        let d = rt.observe(f64::NAN).unwrap();
+        assert_eq!(
+            d,
+            Decision::Rollback {
+                last_good_step: Some(2),
+                cause: DivergenceCause::NonFinite
+            }
+        );
+        rt.rewind(2).unwrap();
+        assert_eq!(rt.step(), 2);
+        assert!((rt.values()["lr"] - 0.05).abs() < 1e-15);
+        rt.advance();
+        let d = rt.observe(50.0).unwrap();
+        assert!(d.is_stop(), "{d:?}");
+    }
+
+    #[test]
+    fn non_finite_metrics_without_a_guard_are_errors() {
+        let mut rt = runtime(10, 0.5);
+        let before = rt.state();
+        let err = rt.observe(f64::INFINITY).unwrap_err();
+        assert!(matches!(err, Error::NonFiniteMetric { step: 0, .. }));
+        assert_eq!(rt.state(), before);
+    }
+
+    #[test]
+    fn groups_follow_the_lr_controllers() {
+        let plan = GroupPlan::new(vec![
+            Group::prefix("body", "body.")
+                .unwrap()
+                .multiplier(0.1)
+                .unwrap(),
+            Group::prefix("head", "head.")
+                .unwrap()
+                .schedule(0.02, GroupClock::Global),
+        ])
+        .unwrap();
+        let hp = HyperParams::new().with("lr", 0.1).unwrap();
+        let mut rt = Runtime::new(hp)
+            .with_controller("lr", plateau(0.5, 0))
+            .unwrap()
+            .with_groups(plan)
+            .unwrap();
+        rt.observe(1.0).unwrap();
+        rt.observe(1.0).unwrap();
+        let lrs: Vec<f64> = rt.groups().map(|g| g.lr).collect();
+        assert!(
+            (lrs[0] - 0.005).abs() < 1e-15 && (lrs[1] - 0.01).abs() < 1e-15,
+            "{lrs:?}"
+        );
+        assert!(
+            Runtime::new(HyperParams::new().with("eta", 0.1).unwrap())
+                .with_groups(GroupPlan::new(vec![Group::prefix("a", "a.").unwrap()]).unwrap())
+                .is_err()
+        );
+    }
+}
