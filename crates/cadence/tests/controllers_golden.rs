@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use cadence::controllers::{
-    Controller, Decision, Mode, Observation, PlateauConfig, ReduceOnPlateau, Threshold,
+    Controller, Decision, Greedy, GreedyConfig, Mode, Observation, PlateauConfig, ReduceOnPlateau,
+    Threshold,
 };
 use cadence::testing::close;
 use cadence::{HyperParams, Runtime, Schedule, from_fn};
@@ -145,6 +146,46 @@ fn reproduces_timm_plateau_scheduler() {
         }
     }
     assert!(plateau.scale() < 1.0);
+}
+
+/// transformers' `GreedyLR` (`get_scheduler("greedy")`): raises as well as cuts, so it is
+/// the [`Greedy`] controller, not the plateau rule; same recording convention as torch.
+#[test]
+fn reproduces_transformers_greedy() {
+    let case = load("transformers__greedy_01.json");
+    let args = &case["config"]["args"]["scheduler_specific_kwargs"];
+    let base = case["config"]["optimizer"]["lr"].as_f64().unwrap();
+    let get = |k: &str, default: f64| args.get(k).and_then(Value::as_f64).unwrap_or(default);
+    let defaults = GreedyConfig::default();
+    let mut greedy = Greedy::new(GreedyConfig {
+        mode: mode(&args["mode"]),
+        factor: get("factor", defaults.factor),
+        patience: args["patience"].as_u64().unwrap(),
+        min_value: get("min_lr", defaults.min_value),
+        max_value: get("max_lr", defaults.max_value),
+        ..defaults
+    })
+    .unwrap();
+    let metrics = floats(&case["config"]["driver"]["metrics"]);
+    let lr = floats(&case["lr"]);
+    let (mut raises, mut cuts) = (0, 0);
+    for (i, (&m, &expected)) in metrics.iter().zip(&lr).enumerate() {
+        let got = base * greedy.scale();
+        assert!(close(got, expected, REL), "step {i}: {got} vs {expected}");
+        let decision = greedy
+            .observe(Observation::new(i as u64 + 1, m).with_base(base))
+            .unwrap();
+        if let Some(&next) = lr.get(i + 1) {
+            assert_eq!(
+                matches!(decision, Decision::Rescaled { .. }),
+                next != expected,
+                "decision at {i}"
+            );
+            raises += usize::from(next > expected);
+            cuts += usize::from(next < expected);
+        }
+    }
+    assert!(raises > 0 && cuts > 0, "the case exercises both directions");
 }
 
 /// Warmup + cosine, built from `from_fn` while the `Warmup` combinator and the `Cosine`

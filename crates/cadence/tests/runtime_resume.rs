@@ -5,7 +5,7 @@
 
 use cadence::controllers::{
     ControllerState, Decision, DivergenceConfig, DivergenceGuard, EarlyStopping,
-    EarlyStoppingConfig, Mode, PlateauConfig, ReduceOnPlateau, Threshold,
+    EarlyStoppingConfig, Greedy, GreedyConfig, Mode, PlateauConfig, ReduceOnPlateau, Threshold,
 };
 use cadence::groups::GroupClock;
 use cadence::{
@@ -42,6 +42,7 @@ enum Ctl {
     Plateau(PlateauConfig),
     Early(EarlyStoppingConfig),
     Guard(DivergenceConfig),
+    Greedy(GreedyConfig),
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +69,9 @@ fn build(setup: &Setup) -> Runtime {
             Ctl::Early(c) => rt.with_monitor(EarlyStopping::new(c.clone()).unwrap()),
             Ctl::Guard(c) => rt
                 .with_controller("lr", DivergenceGuard::new(c.clone()).unwrap())
+                .unwrap(),
+            Ctl::Greedy(c) => rt
+                .with_controller("lr", Greedy::new(c.clone()).unwrap())
                 .unwrap(),
         };
     }
@@ -201,6 +205,34 @@ fn plateau() -> impl Strategy<Value = PlateauConfig> {
         )
 }
 
+fn greedy() -> impl Strategy<Value = GreedyConfig> {
+    (
+        0.3..0.95f64,
+        0u64..4,
+        0u64..3,
+        0u64..3,
+        1e-5..1e-3f64,
+        0.05..2.0f64,
+        1usize..3,
+        proptest::option::of(1u64..4),
+    )
+        .prop_map(
+            |(factor, patience, cooldown, warmup, min_value, max_value, window, reset_after)| {
+                GreedyConfig {
+                    factor,
+                    patience,
+                    cooldown,
+                    warmup,
+                    min_value,
+                    max_value,
+                    window,
+                    reset_after,
+                    ..Default::default()
+                }
+            },
+        )
+}
+
 fn early() -> impl Strategy<Value = EarlyStoppingConfig> {
     (any::<bool>(), 0u64..6, 0.0..0.02f64).prop_map(|(max, patience, min_delta)| {
         EarlyStoppingConfig {
@@ -231,7 +263,8 @@ fn setup() -> impl Strategy<Value = Setup> {
         proptest::collection::vec(
             prop_oneof![
                 plateau().prop_map(Ctl::Plateau),
-                early().prop_map(Ctl::Early)
+                early().prop_map(Ctl::Early),
+                greedy().prop_map(Ctl::Greedy),
             ],
             0..3,
         ),

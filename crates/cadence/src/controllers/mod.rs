@@ -12,6 +12,8 @@
 //! - [`EarlyStopping`]: stop when the metric has not improved for `patience` observations.
 //! - [`DivergenceGuard`]: on a non-finite or spiking loss, ask for a rollback and cut the
 //!   scale; after `max_retries` rollbacks, stop.
+//! - [`Greedy`]: raise the scale on a run of improvements, cut it on a run of
+//!   non-improvements (transformers' `GreedyLR`).
 //!
 //! ```
 //! use cadence::controllers::{Controller, Decision, Observation, PlateauConfig, ReduceOnPlateau};
@@ -29,10 +31,12 @@
 
 mod divergence;
 mod early_stopping;
+mod greedy;
 mod plateau;
 
 pub use divergence::{DivergenceConfig, DivergenceGuard, DivergenceState};
 pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, EarlyStoppingState};
+pub use greedy::{Greedy, GreedyConfig, GreedyState};
 pub use plateau::{PlateauConfig, PlateauState, ReduceOnPlateau};
 
 use std::fmt;
@@ -293,10 +297,13 @@ pub enum ControllerState {
     EarlyStopping(EarlyStoppingState),
     /// [`DivergenceGuard`]'s state.
     Divergence(DivergenceState),
+    /// [`Greedy`]'s state.
+    Greedy(GreedyState),
 }
 
 impl ControllerState {
-    /// The serialised tag of the state: `"plateau"`, `"early_stopping"` or `"divergence"`.
+    /// The serialised tag of the state: `"plateau"`, `"early_stopping"`, `"divergence"` or
+    /// `"greedy"`.
     ///
     /// # Examples
     ///
@@ -312,6 +319,7 @@ impl ControllerState {
             ControllerState::Plateau(_) => "plateau",
             ControllerState::EarlyStopping(_) => "early_stopping",
             ControllerState::Divergence(_) => "divergence",
+            ControllerState::Greedy(_) => "greedy",
         }
     }
 }
