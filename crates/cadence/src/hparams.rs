@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::ops::Index;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::schedule::Schedule;
@@ -37,14 +38,15 @@ use crate::spec::ScheduleSpec;
 /// assert_eq!(values.get("beta2"), None);
 /// # Ok::<(), cadence::Error>(())
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct HyperParams {
     entries: Vec<Entry>,
 }
 
+#[derive(Clone)]
 struct Entry {
     name: String,
-    schedule: Box<dyn Schedule>,
+    schedule: Arc<dyn Schedule>,
     fingerprint: Option<String>,
 }
 
@@ -97,7 +99,7 @@ impl HyperParams {
     /// # Ok::<(), cadence::Error>(())
     /// ```
     pub fn with(self, name: &str, schedule: impl Schedule + 'static) -> Result<Self, Error> {
-        self.push(name, Box::new(schedule), None)
+        self.push(name, Arc::new(schedule), None)
     }
 
     /// Adds a [`ScheduleSpec`] under `name`, with a fingerprint of its serialised form
@@ -120,13 +122,13 @@ impl HyperParams {
         let fingerprint = crate::fingerprint::of_serialize(&spec);
         #[cfg(not(feature = "serde"))]
         let fingerprint = None;
-        self.push(name, Box::new(spec), fingerprint)
+        self.push(name, Arc::new(spec), fingerprint)
     }
 
     fn push(
         mut self,
         name: &str,
-        schedule: Box<dyn Schedule>,
+        schedule: Arc<dyn Schedule>,
         fingerprint: Option<String>,
     ) -> Result<Self, Error> {
         if name.is_empty() {

@@ -6,6 +6,17 @@
 //! - [`Schedule`]: `value(step) -> f64`, total, object safe, `Send + Sync`.
 //! - Families: [`Constant`], [`Linear`], ... (see [`families`]).
 //! - [`ScheduleSpec`]: one serialisable tree for any schedule.
+//! - [`controllers`]: metric-driven, stateful rules ([`ReduceOnPlateau`](controllers::ReduceOnPlateau),
+//!   early stopping, a divergence guard, greedy) whose output is a multiplicative scale on
+//!   any schedule, with explicit serialisable state.
+//! - [`HyperParams`]: named schedules (lr, momentum, betas, weight decay, temperatures...)
+//!   evaluated together per step.
+//! - [`GroupPlan`]: per-group LR multipliers or schedules, discriminative rates and gradual
+//!   unfreezing, for any step without replay.
+//! - [`Runtime`]: the training-loop object (step counter, skipped steps, gradient
+//!   accumulation, controllers, groups) with versioned, validated [`RuntimeState`].
+//! - [`coupling`]: the alignment index of two schedules and the LR drop that matches an
+//!   exponentially decaying temperature.
 //!
 //! ```
 //! use cadence::{Linear, Schedule};

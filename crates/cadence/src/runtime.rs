@@ -6,7 +6,16 @@ use crate::error::Error;
 use crate::groups::{GroupPlan, GroupValue};
 use crate::hparams::{HyperParams, Values};
 
-/// The version of [`RuntimeState`]'s format written by this crate.
+/// The version of [`RuntimeState`]'s format written by this crate; a state of another
+/// version is refused by [`Runtime::restore`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = cadence::Runtime::new(cadence::HyperParams::new().with("lr", 0.1)?);
+/// assert_eq!(rt.state().version(), cadence::runtime::STATE_VERSION);
+/// # Ok::<(), cadence::Error>(())
+/// ```
 pub const STATE_VERSION: u32 = 1;
 
 /// What to do after a micro-batch under gradient accumulation ([`Runtime::micro_step`]).
@@ -502,11 +511,8 @@ impl Runtime {
             Some(i) => (self.values[i], self.scale_of(i, None)),
             None => (0.0, 1.0),
         };
-        let n = self.groups.as_ref().map_or(0, |p| p.groups().len());
-        (0..n).filter_map(move |i| {
-            self.groups
-                .as_ref()
-                .map(|p| p.value_scaled(i, self.step, global, scale))
+        self.groups.iter().flat_map(move |plan| {
+            (0..plan.groups().len()).map(move |i| plan.value_scaled(i, self.step, global, scale))
         })
     }
 
@@ -535,15 +541,18 @@ impl Runtime {
     /// # Ok::<(), cadence::Error>(())
     /// ```
     pub fn state(&self) -> RuntimeState {
+        let names = self.hparams.clone_names();
         RuntimeState {
             version: STATE_VERSION,
             step: self.step,
             micro: self.micro,
             skipped: self.skipped,
             accumulation: self.accumulation,
-            hyperparams: (0..self.hparams.len())
-                .map(|i| ParamEntry {
-                    name: self.hparams.names().nth(i).unwrap_or_default().to_owned(),
+            hyperparams: names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| ParamEntry {
+                    name: name.clone(),
                     fingerprint: self.hparams.fingerprint_of(i).map(str::to_owned),
                 })
                 .collect(),
@@ -552,9 +561,7 @@ impl Runtime {
                 .controllers
                 .iter()
                 .map(|a| ControllerEntry {
-                    target: a
-                        .target
-                        .map(|t| self.hparams.names().nth(t).unwrap_or_default().to_owned()),
+                    target: a.target.map(|t| names[t].clone()),
                     fingerprint: a.controller.fingerprint(),
                     state: a.controller.state(),
                 })

@@ -351,12 +351,41 @@ pub trait Controller: fmt::Debug + Send + Sync {
     ///
     /// # Errors
     /// [`Error::NonFiniteMetric`] for a metric the controller cannot act on (state unchanged).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::controllers::{Controller, Decision, Observation, PlateauConfig, ReduceOnPlateau};
+    ///
+    /// let mut p = ReduceOnPlateau::new(PlateauConfig::default())?;
+    /// assert_eq!(p.observe(Observation::new(1, 0.5))?, Decision::Continue);
+    /// assert!(p.observe(Observation::new(2, f64::NAN)).is_err());
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
     fn observe(&mut self, obs: Observation) -> Result<Decision, Error>;
 
     /// The multiplicative factor this controller applies now (1 when it has not acted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::controllers::{Controller, DivergenceGuard};
+    ///
+    /// assert_eq!(DivergenceGuard::new(Default::default())?.scale(), 1.0);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
     fn scale(&self) -> f64;
 
     /// A copy of the controller's mutable state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::controllers::{Controller, Greedy};
+    ///
+    /// assert_eq!(Greedy::new(Default::default())?.state().kind(), "greedy");
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
     fn state(&self) -> ControllerState;
 
     /// Replaces the mutable state with `state`, after checking it belongs to this kind of
@@ -365,10 +394,36 @@ pub trait Controller: fmt::Debug + Send + Sync {
     /// # Errors
     /// [`Error::StateMismatch`] for another kind of controller, [`Error::CorruptState`]
     /// for a value breaking an invariant. On error the state is unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::controllers::{Controller, Observation, PlateauConfig, ReduceOnPlateau};
+    ///
+    /// let config = PlateauConfig { patience: 0, ..Default::default() };
+    /// let mut a = ReduceOnPlateau::new(config.clone())?;
+    /// a.observe(Observation::new(1, 1.0))?;
+    /// a.observe(Observation::new(2, 1.0))?;
+    /// let mut b = ReduceOnPlateau::new(config)?;
+    /// b.restore(&a.state())?;
+    /// assert_eq!(b.scale(), a.scale());
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
     fn restore(&mut self, state: &ControllerState) -> Result<(), Error>;
 
     /// A fingerprint of the configuration (not the state), when it can be serialised; a
     /// runtime refuses to restore a state saved under a different fingerprint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::controllers::{Controller, PlateauConfig, ReduceOnPlateau};
+    ///
+    /// let a = ReduceOnPlateau::new(PlateauConfig { factor: 0.5, ..Default::default() })?;
+    /// let b = ReduceOnPlateau::new(PlateauConfig { factor: 0.2, ..Default::default() })?;
+    /// assert_ne!(a.fingerprint(), b.fingerprint());
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
     fn fingerprint(&self) -> Option<String> {
         None
     }
