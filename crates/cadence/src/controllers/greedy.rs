@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use super::{
     Controller, ControllerState, Decision, Mode, Observation, Threshold, check_best, check_scale,
+    check_window, cut, windowed_mean,
 };
 use crate::error::{Error, check};
 
@@ -260,24 +261,16 @@ impl Greedy {
 
     fn cut(&mut self, b: f64) -> Decision {
         let (c, s) = (&self.config, &mut self.state);
-        let (from, old) = (s.scale, b * s.scale);
-        let down = old * c.factor;
-        let (new, to) = if down > c.min_value {
-            (down, from * c.factor)
-        } else {
-            (c.min_value, c.min_value / b)
-        };
-        let applied = old - new > c.eps && to.is_finite() && to > 0.0;
-        let at_floor = if applied {
-            down <= c.min_value
+        let from = s.scale;
+        let old = b * from;
+        let cut = cut(from, b, c.factor, c.min_value, c.eps);
+        s.scale = cut.to;
+        // transformers counts a cut that leaves the LR at `min_lr`; the product `b * scale`
+        // represents the floor only to rounding.
+        let at_floor = if cut.applied {
+            cut.floored
         } else {
             old <= c.min_value * (1.0 + 4.0 * f64::EPSILON)
-        };
-        let decision = if applied {
-            s.scale = to;
-            Decision::Rescaled { from, to }
-        } else {
-            Decision::Continue
         };
         if at_floor {
             s.floor_hits += 1;
@@ -286,7 +279,11 @@ impl Greedy {
                 return Decision::Rescaled { from, to: 1.0 };
             }
         }
-        decision
+        if cut.applied {
+            Decision::Rescaled { from, to: cut.to }
+        } else {
+            Decision::Continue
+        }
     }
 }
 
@@ -295,15 +292,7 @@ impl Controller for Greedy {
         let metric = obs.finite_metric()?;
         let c = &self.config;
         let s = &mut self.state;
-        if s.recent.len() == c.window {
-            s.recent.pop_front();
-        }
-        s.recent.push_back(metric);
-        let current = if c.window == 1 {
-            metric
-        } else {
-            s.recent.iter().sum::<f64>() / s.recent.len() as f64
-        };
+        let current = windowed_mean(&mut s.recent, c.window, metric);
         if s.cooldown_left > 0 {
             s.cooldown_left -= 1;
             (s.good, s.bad) = (0, 0);
@@ -364,10 +353,7 @@ impl Controller for Greedy {
                 ));
             }
         }
-        if s.recent.len() > c.window || s.recent.iter().any(|m| !m.is_finite()) {
-            let rule = format!("must hold at most window = {} finite metrics", c.window);
-            return Err(Error::corrupt("recent", s.recent.len(), rule));
-        }
+        check_window(&s.recent, c.window)?;
         if let Some(n) = c.reset_after.filter(|&n| s.floor_hits >= n) {
             return Err(Error::corrupt(
                 "floor_hits",

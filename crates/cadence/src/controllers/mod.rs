@@ -39,6 +39,7 @@ pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, EarlyStoppingState}
 pub use greedy::{Greedy, GreedyConfig, GreedyState};
 pub use plateau::{PlateauConfig, PlateauState, ReduceOnPlateau};
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use crate::error::{Error, check};
@@ -545,6 +546,62 @@ impl Threshold {
             }
         }
         Ok(())
+    }
+}
+
+/// Pushes `metric` into the window of the most recent `window` metrics and returns their
+/// mean (the metric itself when `window == 1`).
+pub(crate) fn windowed_mean(recent: &mut VecDeque<f64>, window: usize, metric: f64) -> f64 {
+    if recent.len() >= window {
+        recent.pop_front();
+    }
+    recent.push_back(metric);
+    if window == 1 {
+        metric
+    } else {
+        recent.iter().sum::<f64>() / recent.len() as f64
+    }
+}
+
+/// Checks a restored window: at most `window` finite metrics.
+pub(crate) fn check_window(recent: &VecDeque<f64>, window: usize) -> Result<(), Error> {
+    if recent.len() > window {
+        let rule = format!("must hold at most window = {window} metrics");
+        return Err(Error::corrupt("recent", recent.len(), rule));
+    }
+    match recent.iter().find(|m| !m.is_finite()) {
+        Some(bad) => Err(Error::corrupt("recent", bad, "metrics must be finite")),
+        None => Ok(()),
+    }
+}
+
+/// The outcome of PyTorch's reduction rule applied through a scale.
+pub(crate) struct Cut {
+    /// The scale after the cut (unchanged when not applied).
+    pub to: f64,
+    /// Whether the combined value moved by more than `eps`.
+    pub applied: bool,
+    /// Whether the floor, not the factor, set the new value.
+    pub floored: bool,
+}
+
+/// PyTorch's `_reduce_lr` on the combined value `base * scale`:
+/// `new = max(old * factor, floor)`, applied only if `old - new > eps`. When the factor
+/// decides, the new scale is `scale * factor` exactly; when the floor does, `floor / base`.
+pub(crate) fn cut(scale: f64, base: f64, factor: f64, floor: f64, eps: f64) -> Cut {
+    let old = base * scale;
+    let down = old * factor;
+    let floored = down <= floor;
+    let (new, to) = if floored {
+        (floor, floor / base)
+    } else {
+        (down, scale * factor)
+    };
+    let applied = old - new > eps && to.is_finite() && to > 0.0;
+    Cut {
+        to: if applied { to } else { scale },
+        applied,
+        floored,
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use super::{
     Controller, ControllerState, Decision, Mode, Observation, Threshold, check_best, check_scale,
+    check_window, cut, windowed_mean,
 };
 use crate::error::{Error, check};
 
@@ -196,7 +197,7 @@ impl PlateauState {
 ///   if cooldown_left > 0:                   cooldown_left -= 1, bad = 0
 ///   if bad > patience:
 ///       old = b * scale
-///       new = max(b * scale * factor, min_value, b * min_scale)
+///       new = max(b * scale * factor, max(min_value, b * min_scale))
 ///       if old - new > eps: scale = new / b      (exactly scale * factor when no floor binds)
 ///       cooldown_left = cooldown, bad = 0
 /// value used for training = schedule(step) * scale
@@ -285,15 +286,7 @@ impl Controller for ReduceOnPlateau {
         let metric = obs.finite_metric()?;
         let c = &self.config;
         let s = &mut self.state;
-        if s.recent.len() == c.window {
-            s.recent.pop_front();
-        }
-        s.recent.push_back(metric);
-        let current = if c.window == 1 {
-            metric
-        } else {
-            s.recent.iter().sum::<f64>() / s.recent.len() as f64
-        };
+        let current = windowed_mean(&mut s.recent, c.window, metric);
         if c.threshold.is_better(c.mode, current, s.best) {
             s.best = Some(current);
             s.bad = 0;
@@ -310,21 +303,15 @@ impl Controller for ReduceOnPlateau {
         s.cooldown_left = c.cooldown;
         s.bad = 0;
         let b = obs.base;
-        let from = s.scale;
-        let old = b * from;
-        let cut = old * c.factor;
         let floor = c.min_value.max(b * c.min_scale);
-        let (new, to) = if cut >= floor {
-            (cut, from * c.factor)
+        let from = s.scale;
+        let cut = cut(from, b, c.factor, floor, c.eps);
+        s.scale = cut.to;
+        Ok(if cut.applied {
+            Decision::Rescaled { from, to: cut.to }
         } else {
-            (floor, floor / b)
-        };
-        if old - new > c.eps && to.is_finite() && to > 0.0 {
-            s.scale = to;
-            Ok(Decision::Rescaled { from, to })
-        } else {
-            Ok(Decision::Continue)
-        }
+            Decision::Continue
+        })
     }
 
     fn scale(&self) -> f64 {
@@ -356,13 +343,7 @@ impl Controller for ReduceOnPlateau {
                 "a plateau scale never exceeds 1",
             ));
         }
-        if s.recent.len() > self.config.window {
-            let rule = format!("must hold at most window = {} metrics", self.config.window);
-            return Err(Error::corrupt("recent", s.recent.len(), rule));
-        }
-        if let Some(bad) = s.recent.iter().find(|m| !m.is_finite()) {
-            return Err(Error::corrupt("recent", bad, "metrics must be finite"));
-        }
+        check_window(&s.recent, self.config.window)?;
         self.state = s.clone();
         Ok(())
     }
