@@ -681,7 +681,8 @@ impl Runtime {
                     show(entry.target.as_deref()),
                 ));
             }
-            let kind = a.controller.state().kind();
+            let own = a.controller.state();
+            let kind = own.kind();
             if entry.state.kind() != kind {
                 return Err(Error::mismatch(
                     format!("controllers[{i}].kind"),
@@ -840,8 +841,8 @@ impl RuntimeState {
 mod tests {
     use super::*;
     use crate::controllers::{
-        DivergenceCause, DivergenceConfig, DivergenceGuard, EarlyStopping, PlateauConfig,
-        ReduceOnPlateau,
+        CustomState, DivergenceCause, DivergenceConfig, DivergenceGuard, EarlyStopping,
+        PlateauConfig, ReduceOnPlateau,
     };
     use crate::groups::{Group, GroupClock};
     use crate::{Linear, ScheduleSpec};
@@ -1022,7 +1023,7 @@ mod tests {
             "controllers[0].bad"
         );
         let kind = edited(&rt, |v| {
-            v["controllers"][0]["state"]["kind"] = json!("divergence")
+            v["controllers"][0]["state"]["type"] = json!("divergence")
         });
         assert!(matches!(kind, Err(Error::StateFormat { .. })), "{kind:?}");
         assert_eq!(target.state(), before, "failed restores change nothing");
@@ -1117,6 +1118,93 @@ mod tests {
             Runtime::new(HyperParams::new().with("eta", 0.1).unwrap())
                 .with_groups(GroupPlan::new(vec![Group::prefix("a", "a.").unwrap()]).unwrap())
                 .is_err()
+        );
+    }
+
+    /// A controller defined outside the crate: halves the scale every second observation.
+    #[derive(Debug)]
+    struct Halving {
+        scale: f64,
+        seen: u64,
+    }
+
+    impl Controller for Halving {
+        fn observe(&mut self, obs: Observation) -> Result<Decision, Error> {
+            if !obs.metric.is_finite() {
+                return Err(Error::NonFiniteMetric {
+                    step: obs.step,
+                    value: obs.metric,
+                });
+            }
+            self.seen += 1;
+            if self.seen % 2 == 1 {
+                return Ok(Decision::Continue);
+            }
+            let from = self.scale;
+            self.scale *= 0.5;
+            Ok(Decision::Rescaled {
+                from,
+                to: self.scale,
+            })
+        }
+
+        fn scale(&self) -> f64 {
+            self.scale
+        }
+
+        fn state(&self) -> ControllerState {
+            let mut s = CustomState::new("halving");
+            s.numbers.insert("scale".into(), self.scale);
+            s.counts.insert("seen".into(), self.seen);
+            ControllerState::Custom(s)
+        }
+
+        fn restore(&mut self, state: &ControllerState) -> Result<(), Error> {
+            let ControllerState::Custom(s) = state else {
+                return Err(Error::mismatch("kind", "halving", state.kind()));
+            };
+            let (scale, seen) = (s.number("scale")?, s.count("seen")?);
+            (self.scale, self.seen) = (scale, seen);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn custom_controllers_are_saved_too() {
+        let build = || {
+            let hp = HyperParams::new().with("lr", 0.1).unwrap();
+            Runtime::new(hp)
+                .with_controller(
+                    "lr",
+                    Halving {
+                        scale: 1.0,
+                        seen: 0,
+                    },
+                )
+                .unwrap()
+        };
+        let mut rt = build();
+        for m in [1.0, 1.0, 1.0] {
+            rt.observe(m).unwrap();
+        }
+        let mut back = build();
+        back.restore(&RuntimeState::from_json(&rt.state().to_json()).unwrap())
+            .unwrap();
+        assert_eq!(back.values(), rt.values());
+        assert_eq!(back.observe(1.0).unwrap(), rt.observe(1.0).unwrap());
+        assert!((rt.values()["lr"] - 0.025).abs() < 1e-15);
+        let missing = edited(&rt, |v| {
+            v["controllers"][0]["state"]["counts"] = json!({});
+        })
+        .unwrap();
+        let err = build().restore(&missing).unwrap_err();
+        assert_eq!(mismatch_field(err), "controllers[0].seen");
+        let renamed = edited(&rt, |v| {
+            v["controllers"][0]["state"]["kind"] = json!("other")
+        });
+        assert_eq!(
+            mismatch_field(build().restore(&renamed.unwrap()).unwrap_err()),
+            "controllers[0].kind"
         );
     }
 }

@@ -39,7 +39,7 @@ pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, EarlyStoppingState}
 pub use greedy::{Greedy, GreedyConfig, GreedyState};
 pub use plateau::{PlateauConfig, PlateauState, ReduceOnPlateau};
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
 use crate::error::{Error, check};
@@ -276,7 +276,10 @@ impl fmt::Display for StopReason {
     }
 }
 
-/// The saved state of one of the built-in controllers.
+/// The saved state of a controller: one variant per built-in controller, and
+/// [`ControllerState::Custom`] for controllers defined elsewhere. Serialised as an object
+/// with a `"type"` tag (`"plateau"`, `"early_stopping"`, `"divergence"`, `"greedy"`,
+/// `"custom"`) plus the fields.
 ///
 /// # Examples
 ///
@@ -289,7 +292,7 @@ impl fmt::Display for StopReason {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
+#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum ControllerState {
     /// [`ReduceOnPlateau`]'s state.
@@ -300,11 +303,13 @@ pub enum ControllerState {
     Divergence(DivergenceState),
     /// [`Greedy`]'s state.
     Greedy(GreedyState),
+    /// The state of a controller defined outside this crate.
+    Custom(CustomState),
 }
 
 impl ControllerState {
-    /// The serialised tag of the state: `"plateau"`, `"early_stopping"`, `"divergence"` or
-    /// `"greedy"`.
+    /// The kind of controller the state belongs to: `"plateau"`, `"early_stopping"`,
+    /// `"divergence"`, `"greedy"`, or a custom controller's own kind.
     ///
     /// # Examples
     ///
@@ -315,18 +320,105 @@ impl ControllerState {
     /// assert_eq!(p.state().kind(), "plateau");
     /// # Ok::<(), cadence::Error>(())
     /// ```
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &str {
         match self {
             ControllerState::Plateau(_) => "plateau",
             ControllerState::EarlyStopping(_) => "early_stopping",
             ControllerState::Divergence(_) => "divergence",
             ControllerState::Greedy(_) => "greedy",
+            ControllerState::Custom(c) => &c.kind,
         }
+    }
+}
+
+/// The state of a controller defined outside this crate, as named numbers (`f64`) and
+/// named counters (`u64`, exact beyond 2^53), so that it can be saved with a
+/// [`Runtime`](crate::runtime::Runtime)'s state.
+///
+/// # Examples
+///
+/// ```
+/// use cadence::controllers::{ControllerState, CustomState};
+///
+/// let mut s = CustomState::new("decay_per_observation");
+/// s.numbers.insert("scale".into(), 0.25);
+/// s.counts.insert("seen".into(), 2);
+/// let state = ControllerState::Custom(s);
+/// assert_eq!(state.kind(), "decay_per_observation");
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct CustomState {
+    /// The controller's kind; checked on restore.
+    pub kind: String,
+    /// Named real-valued fields.
+    pub numbers: BTreeMap<String, f64>,
+    /// Named counters.
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl CustomState {
+    /// An empty state of the given kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(cadence::controllers::CustomState::new("mine").numbers.is_empty());
+    /// ```
+    pub fn new(kind: &str) -> Self {
+        CustomState {
+            kind: kind.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    /// The number named `field`.
+    ///
+    /// # Errors
+    /// [`Error::CorruptState`] naming the field when it is missing or not finite.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut s = cadence::controllers::CustomState::new("mine");
+    /// s.numbers.insert("scale".into(), 0.5);
+    /// assert_eq!(s.number("scale")?, 0.5);
+    /// assert!(s.number("best").is_err());
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn number(&self, field: &str) -> Result<f64, Error> {
+        match self.numbers.get(field) {
+            Some(x) if x.is_finite() => Ok(*x),
+            Some(x) => Err(Error::corrupt(field, x, "must be finite")),
+            None => Err(Error::corrupt(field, "missing", "required")),
+        }
+    }
+
+    /// The counter named `field`.
+    ///
+    /// # Errors
+    /// [`Error::CorruptState`] naming the field when it is missing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut s = cadence::controllers::CustomState::new("mine");
+    /// s.counts.insert("seen".into(), 3);
+    /// assert_eq!(s.count("seen")?, 3);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn count(&self, field: &str) -> Result<u64, Error> {
+        self.counts
+            .get(field)
+            .copied()
+            .ok_or_else(|| Error::corrupt(field, "missing", "required"))
     }
 }
 
 /// A stateful, metric-driven rule whose output is a multiplicative scale and a [`Decision`].
 ///
+/// Implement it for a rule of your own; its state travels in [`ControllerState::Custom`].
 /// Implementations must never panic: a metric they cannot act on gives
 /// [`Error::NonFiniteMetric`] and leaves the state untouched. [`Controller::state`] and
 /// [`Controller::restore`] round-trip exactly: a controller restored from a state behaves
