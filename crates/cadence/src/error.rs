@@ -38,6 +38,72 @@ pub enum Error {
         /// What is wrong, e.g. "unknown function `foo`".
         message: String,
     },
+
+    /// A controller was given a `NaN` or infinite metric it cannot act on.
+    #[error("non-finite `metric` = {value} observed at step {step}")]
+    NonFiniteMetric {
+        /// The step of the observation.
+        step: u64,
+        /// The metric that was given.
+        value: f64,
+    },
+
+    /// A name (hyperparameter, group, parameter) that is not known.
+    #[error("unknown {kind} `{name}`; known: [{known}]")]
+    UnknownName {
+        /// What kind of name it is, e.g. `"hyperparameter"`.
+        kind: &'static str,
+        /// The name that was given.
+        name: String,
+        /// The known names, comma separated.
+        known: String,
+    },
+
+    /// A name given twice where names must be unique.
+    #[error("duplicate {kind} `{name}`")]
+    DuplicateName {
+        /// What kind of name it is, e.g. `"group"`.
+        kind: &'static str,
+        /// The repeated name.
+        name: String,
+    },
+
+    /// A parameter group that selects no parameter.
+    #[error("group `{group}` matches no parameter")]
+    EmptyGroup {
+        /// The group's name.
+        group: String,
+    },
+
+    /// A saved state that belongs to a differently configured object (or format version).
+    #[error("state mismatch at `{field}`: expected {expected}, found {found}")]
+    StateMismatch {
+        /// The path of the field in the state, e.g. `controllers[0].kind`.
+        field: String,
+        /// What this object expects.
+        expected: String,
+        /// What the state holds.
+        found: String,
+    },
+
+    /// A saved state whose value breaks an invariant (corrupt or hand-edited).
+    #[error("corrupt state at `{field}` = {value}: {rule}")]
+    CorruptState {
+        /// The path of the field in the state, e.g. `controllers[1].cooldown_left`.
+        field: String,
+        /// The value found, formatted.
+        value: String,
+        /// The invariant it broke.
+        rule: String,
+    },
+
+    /// A saved state that could not be parsed at all (the parser's message names the
+    /// field, line and column).
+    #[error("unreadable state: {detail}")]
+    StateFormat {
+        /// The parser's message.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -54,6 +120,75 @@ impl Error {
             name,
             value: value.to_string(),
             rule: rule.into(),
+        }
+    }
+
+    /// Builds an [`Error::CorruptState`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = cadence::Error::corrupt("bad", 7, "must be <= patience = 3");
+    /// assert_eq!(err.to_string(), "corrupt state at `bad` = 7: must be <= patience = 3");
+    /// ```
+    pub fn corrupt(
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        rule: impl Into<String>,
+    ) -> Self {
+        Error::CorruptState {
+            field: field.into(),
+            value: value.to_string(),
+            rule: rule.into(),
+        }
+    }
+
+    /// Builds an [`Error::StateMismatch`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = cadence::Error::mismatch("version", 1, 2);
+    /// assert_eq!(err.to_string(), "state mismatch at `version`: expected 1, found 2");
+    /// ```
+    pub fn mismatch(
+        field: impl Into<String>,
+        expected: impl fmt::Display,
+        found: impl fmt::Display,
+    ) -> Self {
+        Error::StateMismatch {
+            field: field.into(),
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
+    }
+
+    /// Prefixes the field path of a state error with `prefix` (other errors unchanged), so
+    /// a nested state reports where it sits, e.g. `controllers[1].bad`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = cadence::Error::corrupt("bad", 7, "too large").in_field("controllers[1]");
+    /// assert!(err.to_string().contains("`controllers[1].bad`"));
+    /// ```
+    pub fn in_field(self, prefix: &str) -> Self {
+        match self {
+            Error::CorruptState { field, value, rule } => Error::CorruptState {
+                field: format!("{prefix}.{field}"),
+                value,
+                rule,
+            },
+            Error::StateMismatch {
+                field,
+                expected,
+                found,
+            } => Error::StateMismatch {
+                field: format!("{prefix}.{field}"),
+                expected,
+                found,
+            },
+            other => other,
         }
     }
 }

@@ -8,6 +8,17 @@
 //! - Combinators: [`Warmup`], [`Join`], [`Restarts`], [`PerEpoch`], ... (see [`combinators`]).
 //! - [`ScheduleSpec`]: one serialisable tree for any schedule.
 //! - [`analysis`]: half-life, areas `S1`/`S2`, summaries, allocation-free sampling.
+//! - [`controllers`]: metric-driven, stateful rules ([`ReduceOnPlateau`](controllers::ReduceOnPlateau),
+//!   early stopping, a divergence guard, greedy) whose output is a multiplicative scale on
+//!   any schedule, with explicit serialisable state.
+//! - [`HyperParams`]: named schedules (lr, momentum, betas, weight decay, temperatures...)
+//!   evaluated together per step.
+//! - [`GroupPlan`]: per-group LR multipliers or schedules, discriminative rates and gradual
+//!   unfreezing, for any step without replay.
+//! - [`Runtime`]: the training-loop object (step counter, skipped steps, gradient
+//!   accumulation, controllers, groups) with versioned, validated [`RuntimeState`].
+//! - [`coupling`]: the alignment index of two schedules and the LR drop that matches an
+//!   exponentially decaying temperature.
 //!
 //! ```
 //! use cadence::{Linear, Schedule};
@@ -67,8 +78,14 @@
 
 pub mod analysis;
 pub mod combinators;
+pub mod controllers;
+pub mod coupling;
 mod error;
 pub mod families;
+mod fingerprint;
+pub mod groups;
+pub mod hparams;
+pub mod runtime;
 mod schedule;
 mod shape;
 mod spec;
@@ -81,3 +98,8 @@ pub use families::*;
 pub use schedule::{FromFn, Schedule, finite_or_saturate, floor_step, from_fn};
 pub use shape::Anneal;
 pub use spec::ScheduleSpec;
+
+pub use controllers::{Controller, Decision, Observation};
+pub use groups::{Group, GroupPlan};
+pub use hparams::{HyperParams, Values};
+pub use runtime::{Runtime, RuntimeState};

@@ -10,17 +10,13 @@
 //! recursive ("chainable") formulas, whose drift over the recorded lengths stays far
 //! below that. Absolute floor `1e-15` near zero.
 
+mod common;
 use cadence::{
     Cosine, DecayMode, Exponential, InverseSqrt, MultiStep, Overrun, PiecewiseConstant, Polynomial,
     Schedule, Step, Tanh,
 };
+use common::golden_dir;
 use serde_json::Value;
-use std::path::PathBuf;
-
-/// The repository's copy of the recorded peer trajectories (see its README).
-fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cadence-compat/tests/golden")
-}
 
 struct Case {
     value: Value,

@@ -2,20 +2,16 @@
 //! (`crates/cadence-compat/tests/golden`). Each case maps the peer's config to a cadence family by hand and
 //! compares every recorded step: relative error at most 1e-9 (absolute 1e-12 near zero).
 
+mod common;
 use cadence::{
     Amplitude, AmplitudeClock, Anneal, CosineRestarts, Cyclical, DecayLength, OneCycle, PhaseEnds,
     Phases, PiecewiseInterpolate, Schedule, SwaAnneal, WarmupStableDecay,
 };
+use common::golden_dir;
 use serde_json::Value;
-use std::path::PathBuf;
 
 const REL: f64 = 1e-9;
 const ABS: f64 = 1e-12;
-
-/// The repository's copy of the recorded peer trajectories (see its README).
-fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cadence-compat/tests/golden")
-}
 
 fn case(name: &str) -> Value {
     let path = golden_dir().join(format!("{name}.json"));
