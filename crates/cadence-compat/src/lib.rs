@@ -30,10 +30,15 @@
 //! ```
 
 mod config;
+mod optax;
+mod timm;
+mod torch;
+mod transformers;
 
 use std::fmt;
 
-use cadence::{Schedule, ScheduleSpec};
+use cadence::controllers::{Greedy, GreedyConfig, PlateauConfig, ReduceOnPlateau};
+use cadence::{Controller, Observation, Schedule, ScheduleSpec};
 use serde_json::Value;
 
 use config::Fields;
@@ -182,6 +187,55 @@ pub struct Ported {
     pub lr: ScheduleSpec,
     /// The momentum / beta1 schedule, where the peer cycles it.
     pub momentum: Option<ScheduleSpec>,
+    /// The metric-driven rule of a metric-driven peer, scaling `lr`.
+    pub controller: Option<PortedController>,
+}
+
+/// The metric-driven part of a port: which controller, and from which observation on
+/// the peer feeds it metrics.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PortedController {
+    /// The controller and its configuration.
+    pub rule: ControllerRule,
+    /// Metrics observed after optimizer steps `1..=ignore_until` are not passed to the rule
+    /// (timm's plateau scheduler ignores metrics during its warmup).
+    pub ignore_until: u64,
+}
+
+/// A controller configuration that a port can carry (cloneable and comparable, unlike a
+/// live controller).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ControllerRule {
+    /// [`ReduceOnPlateau`]: PyTorch's ReduceLROnPlateau and timm's plateau scheduler.
+    Plateau(PlateauConfig),
+    /// [`Greedy`]: transformers' GreedyLR.
+    Greedy(GreedyConfig),
+}
+
+impl ControllerRule {
+    /// A live controller in its initial state.
+    ///
+    /// # Errors
+    /// cadence's validation of the configuration.
+    pub fn build(&self) -> Result<Box<dyn Controller>, cadence::Error> {
+        Ok(match self {
+            ControllerRule::Plateau(c) => Box::new(ReduceOnPlateau::new(c.clone())?),
+            ControllerRule::Greedy(c) => Box::new(Greedy::new(c.clone())?),
+        })
+    }
+}
+
+impl Ported {
+    /// A port of a pure schedule, with no momentum and no controller.
+    pub(crate) fn lr(lr: impl Into<ScheduleSpec>) -> Self {
+        Ported {
+            lr: lr.into(),
+            momentum: None,
+            controller: None,
+        }
+    }
 }
 
 impl Ported {
@@ -191,6 +245,19 @@ impl Ported {
         let steps = usize::try_from(steps)
             .map_err(|_| CompatError::invalid("steps", steps, "too large"))?;
         let driver = config.object("driver")?;
+        if let Some(ported) = &self.controller {
+            let Some(driver) = driver.as_ref().filter(|d| d.has("metrics")) else {
+                return Err(CompatError::Missing {
+                    field: "config.driver.metrics".to_owned(),
+                });
+            };
+            return self.run_metrics(
+                ported,
+                &driver.f64_list("metrics")?,
+                steps,
+                &driver.path_of("metrics"),
+            );
+        }
         let times: Vec<f64> = match driver.as_ref().filter(|d| d.has("step_epochs")) {
             // torch's documented fractional form: the k-th scheduler.step(epoch) call sets
             // the value read at k + 1; the first read is the constructor's (time 0).
@@ -215,6 +282,53 @@ impl Ported {
     }
 }
 
+impl Ported {
+    /// The metric-driven recording convention shared by torch, timm and transformers: read
+    /// the value at step `i`, then pass `metrics[i]` as the observation after step `i + 1`.
+    fn run_metrics(
+        &self,
+        ported: &PortedController,
+        metrics: &[f64],
+        steps: usize,
+        field: &str,
+    ) -> Result<Trajectory, CompatError> {
+        if metrics.len() + 1 < steps {
+            return Err(CompatError::invalid(
+                field,
+                metrics.len(),
+                format!("needs at least steps - 1 = {} metrics", steps - 1),
+            ));
+        }
+        let mut controller = ported
+            .rule
+            .build()
+            .map_err(|source| CompatError::Schedule {
+                field: "config.args".to_owned(),
+                source,
+            })?;
+        let mut lr = Vec::with_capacity(steps);
+        for i in 0..steps as u64 {
+            lr.push(self.lr.value(i) * controller.scale());
+            let next = i + 1;
+            if next > ported.ignore_until && (i as usize) < metrics.len() {
+                let obs =
+                    Observation::new(next, metrics[i as usize]).with_base(self.lr.value(next));
+                controller
+                    .observe(obs)
+                    .map_err(|source| CompatError::Schedule {
+                        field: format!("{field}[{i}]"),
+                        source,
+                    })?;
+            }
+        }
+        let momentum = self
+            .momentum
+            .as_ref()
+            .map(|m| (0..steps as u64).map(|i| m.value(i)).collect());
+        Ok(Trajectory { lr, momentum })
+    }
+}
+
 /// Ports a peer scheduler config (the `config` object of a golden case) to cadence.
 ///
 /// # Errors
@@ -233,9 +347,19 @@ impl Ported {
 /// # Ok::<(), cadence_compat::CompatError>(())
 /// ```
 pub fn port(source: Source, config: &Value) -> Result<Ported, CompatError> {
-    let _config = Fields::new("config", config)?;
-    Err(CompatError::Unsupported {
-        field: "source".to_owned(),
-        detail: format!("{source:?} is not ported yet"),
+    let config = Fields::new("config", config)?;
+    match source {
+        Source::Torch => torch::port(&config),
+        Source::Optax => optax::port(&config),
+        Source::Transformers => transformers::port(&config),
+        Source::Timm => timm::port(&config),
+    }
+}
+
+/// Wraps cadence's constructor errors with the path of the config that produced them.
+pub(crate) fn build<T>(field: &str, result: Result<T, cadence::Error>) -> Result<T, CompatError> {
+    result.map_err(|source| CompatError::Schedule {
+        field: field.to_owned(),
+        source,
     })
 }

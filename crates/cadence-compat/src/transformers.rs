@@ -1,0 +1,13 @@
+//! transformers schedulers ported to cadence.
+
+use crate::config::Fields;
+use crate::{CompatError, Ported};
+
+/// Ports a transformers config (`config.scheduler`, `config.args`, ...).
+pub(crate) fn port(config: &Fields<'_>) -> Result<Ported, CompatError> {
+    let name = config.str("scheduler")?;
+    Err(CompatError::Unsupported {
+        field: config.path_of("scheduler"),
+        detail: format!("`{name}` is not supported"),
+    })
+}
