@@ -62,6 +62,7 @@ macro_rules! registry {
             }
 
             /// Checks this node (children are checked when they are built).
+            #[cfg_attr(not(feature = "serde"), allow(dead_code))]
             pub(crate) fn validate_node(&self) -> Result<(), Error> {
                 match self {
                     $(ScheduleSpec::$variant(s) => Validate::validate(s),)*
