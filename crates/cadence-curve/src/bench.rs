@@ -248,12 +248,12 @@ pub struct CurveReport {
     pub metrics: Metrics,
 }
 
-/// Result of [`bench`] and [`bench_law`].
+/// Result of [`bench()`] and [`bench_law`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BenchReport {
     /// The law evaluated.
     pub law: FittedLaw,
-    /// The fit that produced it ([`bench`]); `None` for [`bench_law`].
+    /// The fit that produced it ([`bench()`]); `None` for [`bench_law`].
     pub fit: Option<Fit>,
     /// Mean of the per-curve metrics over the six predicted curves: the published
     /// aggregation, comparable with [`published_metrics`].

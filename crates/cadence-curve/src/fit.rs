@@ -42,10 +42,10 @@ pub struct FitOptions {
     pub residual: Residual,
     /// Levenberg–Marquardt iterations per polished start.
     pub max_iters: usize,
-    /// Weight `w` of a Gaussian prior `w/2 * |(ln C, ln beta, ln gamma) - ln(2, 0.5, 0.5)|^2`
-    /// added to the objective of the multi-power laws. `None`: the law's default (0 for
-    /// [`LawKind::MultiPower`], 0.1 for [`LawKind::PowerArea`]); ignored by the annealing law.
-    pub shape_prior: Option<f64>,
+    /// Prior on the shape of the multi-power `G`, added to the objective of the multi-power
+    /// laws. `None`: the law's default (none for [`LawKind::MultiPower`],
+    /// [`ShapePrior::default`] for [`LawKind::PowerArea`]); ignored by the annealing law.
+    pub shape_prior: Option<ShapePrior>,
 }
 
 impl Default for FitOptions {
@@ -73,15 +73,90 @@ impl FitOptions {
                 "must be finite and > 0",
             ));
         }
-        if let Some(w) = self.shape_prior
-            && !(w.is_finite() && w >= 0.0)
-        {
-            return Err(Error::invalid("shape_prior", w, "must be finite and >= 0"));
+        if let Some(p) = self.shape_prior {
+            p.validate()?;
         }
         if self.max_iters == 0 {
             return Err(Error::invalid("max_iters", 0, "must be at least 1"));
         }
         Ok(())
+    }
+}
+
+/// A Gaussian prior on the shape of the multi-power law's `G`, in log space:
+///
+/// ```text
+/// weight / 2 * ((ln C - ln c)^2 + (ln beta' - ln beta)^2 + (ln gamma' - ln gamma)^2)
+/// ```
+///
+/// Its centre is also where every start puts the shape. The default (weight 0.1, centre
+/// `C = 2, beta = gamma = 0.5`) nearly pins the shape: with three training runs the free
+/// shape drifts to degenerate values (`beta -> 0`, `B -> inf`) that fit and extrapolate badly.
+///
+/// ```
+/// let p = cadence_curve::ShapePrior::default();
+/// assert_eq!((p.weight, p.c, p.beta, p.gamma), (0.1, 2.0, 0.5, 0.5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShapePrior {
+    /// Weight (0 disables the prior but keeps the centre as the start).
+    pub weight: f64,
+    /// Centre for `C`.
+    pub c: f64,
+    /// Centre for `beta`.
+    pub beta: f64,
+    /// Centre for `gamma`.
+    pub gamma: f64,
+}
+
+impl Default for ShapePrior {
+    fn default() -> Self {
+        Self {
+            weight: 0.1,
+            c: 2.0,
+            beta: 0.5,
+            gamma: 0.5,
+        }
+    }
+}
+
+impl ShapePrior {
+    /// No prior, starts at the default centre.
+    ///
+    /// ```
+    /// assert_eq!(cadence_curve::ShapePrior::NONE.weight, 0.0);
+    /// ```
+    pub const NONE: Self = Self {
+        weight: 0.0,
+        c: 2.0,
+        beta: 0.5,
+        gamma: 0.5,
+    };
+
+    fn validate(&self) -> Result<(), Error> {
+        if !(self.weight.is_finite() && self.weight >= 0.0) {
+            return Err(Error::invalid(
+                "shape_prior.weight",
+                self.weight,
+                "must be finite and >= 0",
+            ));
+        }
+        for (name, x) in [
+            ("shape_prior.c", self.c),
+            ("shape_prior.beta", self.beta),
+            ("shape_prior.gamma", self.gamma),
+        ] {
+            if !(x.is_finite() && x > 0.0) {
+                return Err(Error::invalid(name, x, "must be finite and > 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `ln C, ln beta, ln gamma` of the centre.
+    fn center(&self) -> [f64; 3] {
+        [self.c.ln(), self.beta.ln(), self.gamma.ln()]
     }
 }
 
@@ -162,12 +237,8 @@ pub fn fit(kind: LawKind, runs: &[TrainingRun], options: &FitOptions) -> Result<
     })
 }
 
-/// Centre of the shape prior and of the starts: `C, beta, gamma`.
-const SHAPE_CENTER: [f64; 3] = [2.0, 0.5, 0.5];
 /// Index of `ln C` in the multi-power parameter vector.
 const SHAPE_FIRST: usize = 4;
-/// Shape-prior weight of [`LawKind::PowerArea`] unless [`FitOptions::shape_prior`] says.
-const DEFAULT_SHAPE_PRIOR: f64 = 0.1;
 
 /// Levenberg–Marquardt iterations every start gets before the best are polished.
 const SCREEN_ITERS: usize = 25;
@@ -177,8 +248,8 @@ const POLISHED: usize = 2;
 /// The fitting problem: prepared runs, targets, residual settings.
 struct Problem {
     kind: LawKind,
-    /// Weight of the Gaussian prior on the shape of `G` (0: none).
-    shape_prior: f64,
+    /// Prior on the shape of `G` (weight 0: none).
+    shape: ShapePrior,
     runs: Vec<(Prepared, Vec<f64>)>,
     delta: f64,
     residual: Residual,
@@ -219,14 +290,14 @@ impl Problem {
                 )
             })
             .collect();
-        let shape_prior = match kind {
-            LawKind::Annealing => 0.0,
-            LawKind::MultiPower => options.shape_prior.unwrap_or(0.0),
-            LawKind::PowerArea => options.shape_prior.unwrap_or(DEFAULT_SHAPE_PRIOR),
+        let shape = match kind {
+            LawKind::Annealing => ShapePrior::NONE,
+            LawKind::MultiPower => options.shape_prior.unwrap_or(ShapePrior::NONE),
+            LawKind::PowerArea => options.shape_prior.unwrap_or_default(),
         };
         Self {
             kind,
-            shape_prior,
+            shape,
             runs,
             delta: options.huber_delta,
             residual: options.residual,
@@ -249,7 +320,7 @@ impl Problem {
         let base = match self.kind {
             LawKind::MultiPower | LawKind::PowerArea => {
                 let mut t = vec![base_l0, base_a.ln(), base_alpha.ln(), 400f64.ln()];
-                t.extend(SHAPE_CENTER.map(f64::ln));
+                t.extend(self.shape.center());
                 if self.kind == LawKind::PowerArea {
                     t.push(0.0);
                 }
@@ -314,15 +385,16 @@ impl Problem {
         true
     }
 
-    /// The shape prior `w/2 * sum (theta_i - ln center_i)^2` over `ln C, ln beta, ln gamma`.
+    /// The shape prior's term of the objective.
     fn penalty(&self, theta: &[f64]) -> f64 {
-        if self.shape_prior == 0.0 {
+        if self.shape.weight == 0.0 {
             return 0.0;
         }
-        SHAPE_CENTER
+        self.shape
+            .center()
             .iter()
             .enumerate()
-            .map(|(i, c)| 0.5 * self.shape_prior * (theta[SHAPE_FIRST + i] - c.ln()).powi(2))
+            .map(|(i, c)| 0.5 * self.shape.weight * (theta[SHAPE_FIRST + i] - c).powi(2))
             .sum()
     }
 
@@ -371,11 +443,11 @@ impl Problem {
                     h[b * n + a] = h[a * n + b];
                 }
             }
-            if self.shape_prior != 0.0 {
-                for (i, c) in SHAPE_CENTER.iter().enumerate() {
+            if self.shape.weight != 0.0 {
+                for (i, c) in self.shape.center().iter().enumerate() {
                     let k = SHAPE_FIRST + i;
-                    g[k] += self.shape_prior * (theta[k] - c.ln());
-                    h[k * n + k] += self.shape_prior;
+                    g[k] += self.shape.weight * (theta[k] - c);
+                    h[k * n + k] += self.shape.weight;
                 }
             }
             let mut improved = false;

@@ -36,11 +36,10 @@ pub enum LawKind {
     /// Sp(t)  = sum_{tau=0..t} eta_tau^p
     /// ```
     ///
-    /// Eight parameters (`p = 1` is the multi-power law). [`fit`](crate::fit) fits it with a
-    /// Gaussian prior on the shape of `G` (`ln C, ln beta, ln gamma` around `ln 2, ln 0.5,
-    /// ln 0.5`, weight [`FitOptions::shape_prior`](crate::FitOptions::shape_prior), default
-    /// 0.1): with three training runs the free multi-power fit drifts to degenerate shapes
-    /// (`beta -> 0`, `B -> inf`) that fit the runs and extrapolate badly.
+    /// Eight parameters (`p = 1` is the multi-power law). [`fit`](crate::fit) fits it with
+    /// a [`ShapePrior`](crate::ShapePrior) on `C, beta, gamma` (by default nearly pinning
+    /// them at `2, 0.5, 0.5`): with three training runs the free multi-power fit drifts to
+    /// degenerate shapes (`beta -> 0`, `B -> inf`) that fit the runs and extrapolate badly.
     PowerArea,
     /// The LR-annealing law (Tissue et al., 2024), momentum form:
     ///
@@ -439,9 +438,12 @@ impl FittedLaw {
 /// How the multi-power sum over past steps is evaluated: a multi-level midpoint rule. The
 /// `window` steps just before each evaluated step are summed exactly; further back, aligned
 /// blocks of 4, 16, 64, ... steps (at most `window` blocks of each size, then the next size)
-/// are each collapsed to their |drop|-weighted centroid, where `G` is nearly linear. A block
-/// is never longer than `4 / window` of its distance to the evaluated step. `levels = 0` is
-/// exact. Cost per evaluated step: about `levels * window` terms instead of `t`.
+/// are each collapsed to their |drop|-weighted centroid (in `S1` and `ln eta`), where `G` is
+/// nearly linear. A block is never longer than `4 / window` of its distance to the evaluated
+/// step, and never mixes learning rates more than `e^0.1` apart (so warmup, where `eta`
+/// changes fast, stays accurate). `levels = 0` is exact. Cost per evaluated step: about
+/// `levels * window` terms instead of `t`; on a 24k-step cosine the result is within `1e-6`
+/// of the exact sum (see the tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Quadrature {
     pub(crate) window: usize,
