@@ -24,6 +24,8 @@ mod schedule;
 mod shape;
 mod spec;
 pub mod testing;
+#[cfg(feature = "serde")]
+pub mod text;
 
 pub use error::Error;
 pub use families::*;
