@@ -127,7 +127,7 @@ pub fn half_life(values: &[f64]) -> Option<u64> {
 /// ```
 /// use cadence_cli::analysis::difference;
 ///
-/// let d = difference(&[1.0, 0.5, 0.2], &[1.0, 0.4, 0.1]);
+/// let d = difference(&[1.0, 0.5, 0.2], &[1.0, 0.3, 0.1]);
 /// assert_eq!(d.first_step, Some(1));
 /// assert_eq!(d.max_abs_step, 1);
 /// assert_eq!(d.max_rel_step, 2);
@@ -266,8 +266,9 @@ pub struct Phase {
 /// # Examples
 ///
 /// ```
-/// let p = cadence_cli::analysis::phases(&[1.0, 1.0, 0.5, 0.5, 0.25]);
+/// let p = cadence_cli::analysis::phases(&[1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25]);
 /// assert_eq!(p.len(), 4);
+/// assert_eq!((p[1].start, p[1].end, p[3].to), (3, 4, 0.25));
 /// ```
 pub fn phases(values: &[f64]) -> Vec<Phase> {
     let scale = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));

@@ -229,22 +229,32 @@ fn draw<DB: DrawingBackend>(
     let steps = series.iter().map(|s| s.values.len()).max().unwrap_or(1);
     let x_max = (steps.saturating_sub(1)).max(1) as f64;
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    // Headroom above the curves for the legend box: a share per legend line.
+    let room = 0.08 * (series.len() + 1) as f64;
     if options.log_y {
         let (lo, hi) = if lo == hi {
             (lo / 2.0, hi * 2.0)
         } else {
             (lo / 1.25, hi * 1.25)
         };
+        let hi = hi * (hi / lo).powf(room);
         chart(root, &lines, series, options, x_max, (lo..hi).log_scale())
     } else {
         let lo = if lo >= 0.0 { 0.0 } else { lo };
-        let pad = if hi > lo {
-            (hi - lo) * 0.05
+        let span = if hi > lo {
+            hi - lo
         } else {
-            hi.abs().max(1e-12) * 0.1
+            hi.abs().max(1e-12)
         };
-        let lo = if lo == 0.0 { 0.0 } else { lo - pad };
-        chart(root, &lines, series, options, x_max, lo..hi + pad)
+        let bottom = if lo == 0.0 { 0.0 } else { lo - 0.05 * span };
+        chart(
+            root,
+            &lines,
+            series,
+            options,
+            x_max,
+            bottom..hi + (0.05 + room) * span,
+        )
     }
 }
 
@@ -280,13 +290,7 @@ where
         .label_style((FONT, 14))
         .x_labels(8)
         .y_labels(8)
-        .x_label_formatter(&|x| {
-            if x_max >= 1e4 {
-                format_step(*x)
-            } else {
-                format_number(*x)
-            }
-        })
+        .x_label_formatter(&|x| axis_step(*x, x_max))
         .y_label_formatter(&|y| format_number(*y))
         .light_line_style(RGBColor(246, 246, 246))
         .bold_line_style(RGBColor(210, 210, 210))
@@ -340,6 +344,19 @@ pub fn format_step(x: f64) -> String {
         format!("{}k", trim(x / 1e3))
     } else {
         trim(x)
+    }
+}
+
+/// A tick label on a step axis ending at `x_max`: in thousands throughout (`2k`, `10k`)
+/// once the axis reaches 10 000, so that neighbouring ticks read alike.
+fn axis_step(x: f64, x_max: f64) -> String {
+    if x_max >= 1e4 && x.abs() >= 1e3 && x.abs() < 1e6 {
+        let s = format!("{:.2}", x / 1e3);
+        format!("{}k", s.trim_end_matches('0').trim_end_matches('.'))
+    } else if x_max >= 1e4 {
+        format_step(x)
+    } else {
+        format_number(x)
     }
 }
 
