@@ -474,12 +474,34 @@ pub fn explain(values: &[f64]) -> String {
     let decay = phases
         .iter()
         .find(|p| p.direction == Direction::Fall && p.start >= s.peak_step);
-    if let Some(d) = decay {
+    let drops: Vec<&Phase> = phases
+        .iter()
+        .filter(|p| p.direction == Direction::Fall)
+        .collect();
+    let staircase = drops.len() >= 2
+        && drops.iter().all(|p| p.shape == Some(Shape::Step))
+        && phases.iter().all(|p| p.direction != Direction::Rise);
+    if staircase {
+        out.push_str(&format!(
+            "decay:     a staircase of {} drops, from step {} to {}\n",
+            drops.len(),
+            drops[0].end,
+            drops[drops.len() - 1].end
+        ));
+    } else if let Some(d) = decay {
         out.push_str(&format!(
             "decay:     {} from step {} to {}\n",
             d.shape.unwrap_or(Shape::Linear),
             d.start,
             d.end
+        ));
+    }
+    let restarts = restarts(&phases, warmup.is_some());
+    if !restarts.is_empty() {
+        out.push_str(&format!(
+            "restarts:  {} (rises at steps {})\n",
+            restarts.len(),
+            list_steps(&restarts)
         ));
     }
     out.push_str(&format!(
@@ -554,6 +576,25 @@ fn pattern(phases: &[Phase]) -> String {
     }
 }
 
+/// The steps where the value rises again after the warmup (restarts, cycles).
+fn restarts(phases: &[Phase], has_warmup: bool) -> Vec<u64> {
+    phases
+        .iter()
+        .skip(usize::from(has_warmup))
+        .filter(|p| p.direction == Direction::Rise)
+        .map(|p| p.start)
+        .collect()
+}
+
+/// Up to six steps, then an ellipsis.
+fn list_steps(steps: &[u64]) -> String {
+    let mut shown: Vec<String> = steps.iter().take(6).map(u64::to_string).collect();
+    if steps.len() > 6 {
+        shown.push("...".into());
+    }
+    shown.join(", ")
+}
+
 fn sentence(
     s: &Summary,
     phases: &[Phase],
@@ -579,6 +620,7 @@ fn sentence(
             pattern(phases)
         ));
     } else if let Some(d) = decay {
+        let restarts = restarts(phases, warmup.is_some());
         let held = phases
             .iter()
             .any(|p| p.direction == Direction::Hold && p.end <= d.start && p.start >= s.peak_step);
@@ -591,6 +633,13 @@ fn sentence(
             num(d.to),
             d.end
         ));
+        if !restarts.is_empty() {
+            words.push(format!(
+                "then restarts {} times (at steps {})",
+                restarts.len(),
+                list_steps(&restarts)
+            ));
+        }
     } else if phases.iter().all(|p| p.direction == Direction::Hold) {
         words.push("and stays constant".into());
     }
@@ -659,6 +708,21 @@ mod tests {
     }
 
     #[test]
+    fn restarts_are_named() {
+        let cycle = sample(|t| 1.0 - t / 100.0, 100);
+        let values: Vec<f64> = cycle.iter().chain(&cycle).chain(&cycle).copied().collect();
+        let text = explain(&values);
+        assert!(
+            text.contains("restarts:  2 (rises at steps 99, 199)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("then restarts 2 times (at steps 99, 199)"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn staircase_pattern() {
         let values = sample(|t| 0.5f64.powi((t / 10.0).floor() as i32), 120);
         let p = phases(&values);
@@ -668,7 +732,12 @@ mod tests {
                 .filter(|p| p.direction == Direction::Fall)
                 .all(|p| p.shape == Some(Shape::Step))
         );
-        assert!(explain(&values).contains("a staircase of 11 drops"));
+        let text = explain(&values);
+        assert!(text.contains("a staircase of 11 drops"), "{text}");
+        assert!(
+            text.contains("decay:     a staircase of 11 drops, from step 10 to 110"),
+            "{text}"
+        );
     }
 
     #[test]
