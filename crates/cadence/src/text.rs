@@ -1075,6 +1075,14 @@ impl Lower<'_> {
             return self.err(at, format!("in `{name}`: {msg}"));
         }
         if msg.starts_with("missing field `") {
+            let field = names.first().map_or("", String::as_str);
+            if find_key(node, field).is_some() {
+                // The field is there: the one missing is inside some argument's value,
+                // e.g. the tag of a nested table.
+                if let Some(at) = self.culprit(node, msg) {
+                    return self.err(at, format!("in `{name}`: {msg} in this value"));
+                }
+            }
             let declared =
                 fields(name).map_or(String::new(), |f| format!(" (it takes {})", list(&f)));
             return self.err(node.at, format!("`{name}`: {msg}{declared}"));
