@@ -181,6 +181,14 @@ pub fn difference(a: &[f64], b: &[f64]) -> Difference {
 }
 
 /// Which way a phase goes.
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::analysis::{phases, Direction};
+///
+/// assert_eq!(phases(&[0.0, 1.0])[0].direction, Direction::Rise);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// The value increases.
@@ -192,6 +200,15 @@ pub enum Direction {
 }
 
 /// The shape of a monotone phase, judged against the paths of [`cadence::Anneal`].
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::analysis::{classify, Shape};
+///
+/// assert_eq!(classify(&[1.0, 0.5, 0.0]), Shape::Linear);
+/// assert_eq!(Shape::FastThenSlow.to_string(), "fast then slow");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// A straight line.

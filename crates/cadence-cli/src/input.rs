@@ -7,9 +7,25 @@ use cadence::text::{self, ParseError};
 use cadence::{Schedule, ScheduleSpec};
 
 /// The most steps the commands that keep every value (plot, compare, explain) accept.
+///
+/// # Examples
+///
+/// ```
+/// let lr = cadence::text::parse("constant(value=1)")?;
+/// assert!(cadence_cli::input::sample(&lr, cadence_cli::input::MAX_SAMPLED_STEPS + 1).is_err());
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub const MAX_SAMPLED_STEPS: u64 = 50_000_000;
 
 /// A schedule and the name to show for it.
+///
+/// # Examples
+///
+/// ```
+/// let loaded = cadence_cli::input::from_text("constant(value=0.5)")?;
+/// assert_eq!(loaded.spec.name(), "constant");
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
     /// The schedule.
@@ -111,6 +127,15 @@ fn from_tree(
 }
 
 /// A [`ParseError`] together with its source excerpt, for terminals.
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::input::SpecError;
+///
+/// let err = SpecError::from(cadence::text::parse("linear(1, 0, 0)").unwrap_err());
+/// assert!(err.to_string().ends_with("    linear(1, 0, 0)\n                 ^"));
+/// ```
 #[derive(Debug)]
 pub struct SpecError(pub ParseError);
 

@@ -19,6 +19,13 @@ use crate::analysis::format_number;
 const FONT: &str = "sans-serif";
 
 /// One named curve: `values[i]` is the value at step `i`.
+///
+/// # Examples
+///
+/// ```
+/// let s = cadence_cli::plot::Series { label: "flat".into(), values: vec![0.1; 100] };
+/// assert_eq!(s.values.len(), 100);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// The legend entry.

@@ -66,6 +66,14 @@ use serde_json::{Map, Number, Value};
 use crate::spec::ScheduleSpec;
 
 /// The field that `a >> b` fills with `b`.
+///
+/// # Examples
+///
+/// ```
+/// let tree = cadence::text::parse_tree("scale(factor=2) >> constant(value=1)")?;
+/// assert_eq!(tree[cadence::text::CHILD_FIELD]["type"], "constant");
+/// # Ok::<(), cadence::text::ParseError>(())
+/// ```
 pub const CHILD_FIELD: &str = "schedule";
 
 /// How deep lists, calls and `>>` chains may nest (keeps the parser's stack bounded).

@@ -323,7 +323,15 @@ fn gen_field(rng: &mut Rng, kind: &Field, child: &SpecGen<'_>, depth: usize) -> 
             _ => rng.below(2_000_000),
         }),
         Field::Bool => json!(rng.below(2) == 0),
-        Field::Word(words) => json!(words.get(rng.below(words.len()))?),
+        Field::Word(words) => {
+            // A unit variant is a bare word; a variant with data is `{word = value}`.
+            let word = words.get(rng.below(words.len()))?;
+            match rng.below(3) {
+                0 => json!(word),
+                1 => json!({ word: gen_field(rng, &Field::Float, child, depth)? }),
+                _ => json!({ word: gen_field(rng, &Field::Int, child, depth)? }),
+            }
+        }
         Field::Text => json!(format!("{}", rng.unit())),
         Field::Spec => child(rng, depth)?,
         Field::List(inner) => {
