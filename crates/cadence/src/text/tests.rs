@@ -197,8 +197,17 @@ fn accepts(name: &str, field: &str, candidate: Value) -> bool {
     match serde_json::from_value::<ScheduleSpec>(probe) {
         Ok(_) => true,
         Err(e) => {
+            // Accepted when what fails is another field of `name` still missing (not a
+            // field missing inside the candidate), or a constructor rule.
             let msg = e.to_string();
-            msg.starts_with("missing field") || msg.starts_with("invalid `")
+            let declared = fields(name).unwrap_or_default();
+            match msg.strip_prefix("missing field `") {
+                Some(rest) => {
+                    let missing = rest.split('`').next().unwrap_or("");
+                    missing != field && declared.iter().any(|f| f == missing)
+                }
+                None => msg.starts_with("invalid `"),
+            }
         }
     }
 }
