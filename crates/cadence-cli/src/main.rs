@@ -17,7 +17,7 @@ const SPEC_HELP: &str = "\
 SPEC is a schedule in the text spec language, for example
     'linear(init=1e-3, end=0, steps=10k)'
     'linear(1e-3, 0, 10k)'                          (positional: fields in declared order)
-    'warmup(warmup_steps=500) >> cosine(init=3e-4, decay_steps=10k)'
+    'warmup(linear, 500, 0) >> cosine(init=3e-4, end=0, decay_steps=10k)'
 `a(...) >> b` makes b the `schedule` child of the combinator a. Numbers: 3e-4, 10_000,
 10k, 1.5M. Run `cadence list` for every schedule and its fields. Instead of SPEC,
 --spec-file FILE reads a .toml or .json file (the serde form) or a text spec file.";
@@ -31,6 +31,7 @@ SPEC is a schedule in the text spec language, for example
 Examples:
   cadence values 'linear(1e-3, 0, 1k)' --steps 1k | head
   cadence plot 'linear(1e-3, 0, 10k)' --steps 10k -o lr.png
+  cadence plot 'warmup(linear, 500, 0) >> cosine(3e-4, 0, 10k)' --steps 11k --terminal
   cadence compare 'linear(1e-3, 0, 10k)' 'constant(value=5e-4)' --steps 10k
   cadence explain --spec-file lr.toml --steps 10k
   cadence list"
@@ -142,7 +143,7 @@ struct PlotArgs {
     /// Image height in pixels.
     #[arg(long, default_value_t = 600)]
     height: u32,
-    /// Also draw a braille preview on standard output.
+    /// Draw a braille preview on standard output (alone, or as well as -o).
     #[arg(long)]
     terminal: bool,
 }

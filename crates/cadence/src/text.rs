@@ -1,7 +1,7 @@
 //! The text spec language: one readable line for any [`ScheduleSpec`].
 //!
 //! ```text
-//! warmup(warmup_steps=500) >> cosine(init=3e-4, decay_steps=10k)
+//! warmup(linear, 500, 0) >> cosine(init=3e-4, end=0, decay_steps=10k)
 //! linear(init=1e-3, end=0, steps=10_000)
 //! linear(1e-3, 0, 10k)                      # positional: fields in declared order
 //! ```
