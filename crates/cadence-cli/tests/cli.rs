@@ -378,3 +378,46 @@ fn help_has_examples_and_list_names_every_schedule() {
     assert!(!ok);
     assert!(err.contains("is not a step count"), "{err}");
 }
+
+/// Every registered family and combinator, as a random valid spec printed in the text
+/// language, through every subcommand.
+#[test]
+fn every_registered_kind_runs_through_every_subcommand() {
+    use cadence::testing::specs::random_spec_named;
+    use cadence::{Schedule, ScheduleSpec};
+
+    let mut ran = Vec::new();
+    for name in ScheduleSpec::NAMES {
+        let Some(spec) = (0..20).find_map(|seed| random_spec_named(name, seed, 1)) else {
+            eprintln!("note: no random `{name}` could be built; not run");
+            continue;
+        };
+        let text = cadence::text::to_text(&spec);
+        let (ok, out, err) = cadence(&["values", &text, "--steps", "300"]);
+        assert!(ok, "{text}: {err}");
+        for (t, line) in out.lines().skip(1).enumerate() {
+            let value: f64 = line.split_once(',').unwrap().1.parse().unwrap();
+            let want = spec.value(t as u64);
+            assert!(
+                value.to_bits() == want.to_bits(),
+                "{text} at {t}: {value} vs {want}"
+            );
+        }
+        let svg = scratch(&format!("{name}.svg"));
+        let svg = svg.to_str().unwrap();
+        for args in [
+            vec!["explain", &text, "--steps", "300"],
+            vec!["compare", &text, "constant(value=0.001)", "--steps", "300"],
+            vec!["plot", &text, "--steps", "300", "--terminal", "-o", svg],
+        ] {
+            let (ok, out, err) = cadence(&args);
+            assert!(ok, "{args:?}: {err}");
+            assert!(!out.is_empty() && err.is_empty(), "{args:?}: {err}");
+        }
+        ran.push(*name);
+    }
+    assert!(
+        ran.contains(&"constant") && ran.contains(&"linear"),
+        "{ran:?}"
+    );
+}

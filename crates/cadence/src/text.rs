@@ -80,7 +80,7 @@ pub const CHILD_FIELD: &str = "schedule";
 const MAX_DEPTH: usize = 64;
 
 /// A field name no type declares: deserialising it makes serde list the declared ones.
-const PROBE_FIELD: &str = "\u{1}";
+pub(crate) const PROBE_FIELD: &str = "\u{1}";
 
 /// A text spec that could not be read or that describes no valid schedule.
 ///
@@ -343,7 +343,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Every `` `name` `` in a serde message, in order.
-fn backticked(s: &str) -> Vec<String> {
+pub(crate) fn backticked(s: &str) -> Vec<String> {
     s.split('`')
         .skip(1)
         .step_by(2)
