@@ -87,6 +87,8 @@ enum Field {
     Text,
     Spec,
     List(Box<Field>),
+    /// A pair such as `(step, value)`, as a two-element array.
+    Pair(Box<Field>, Box<Field>),
     Optional(Box<Field>),
     Unknown,
 }
@@ -163,6 +165,17 @@ fn probe_kind(name: &str, field: &str, leaf: Option<&Value>) -> Field {
         }
         if accepts(name, field, json!([3])) {
             return Field::List(Box::new(Field::Int));
+        }
+        for (first, pair) in [
+            (Field::Int, json!([[3, 0.5]])),
+            (Field::Float, json!([[0.5, 0.5]])),
+        ] {
+            if accepts(name, field, pair) {
+                return Field::List(Box::new(Field::Pair(
+                    Box::new(first),
+                    Box::new(Field::Float),
+                )));
+            }
         }
         Field::Unknown
     };
@@ -265,12 +278,23 @@ fn gen_field(rng: &mut Rng, kind: &Field, child: &SpecGen<'_>, depth: usize) -> 
             let mut items: Vec<Value> = (0..n)
                 .map(|_| gen_field(rng, inner, child, depth))
                 .collect::<Option<_>>()?;
-            if matches!(**inner, Field::Float | Field::Int) {
-                items.sort_by(|a, b| a.as_f64().partial_cmp(&b.as_f64()).unwrap());
-                items.dedup();
+            // Numbers (or pairs led by one) ascending and distinct: boundaries,
+            // milestones, knots. Lists of anything else stay as drawn.
+            let key = |v: &Value| v.as_f64().or_else(|| v.get(0).and_then(Value::as_f64));
+            if items.iter().all(|v| key(v).is_some()) {
+                items.sort_by(|a, b| {
+                    key(a)
+                        .partial_cmp(&key(b))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                items.dedup_by(|a, b| key(a) == key(b));
             }
             Value::Array(items)
         }
+        Field::Pair(first, second) => json!([
+            gen_field(rng, first, child, depth)?,
+            gen_field(rng, second, child, depth)?
+        ]),
         Field::Optional(inner) => {
             if rng.below(2) == 0 {
                 Value::Null
