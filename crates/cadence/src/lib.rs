@@ -90,6 +90,8 @@ mod schedule;
 mod shape;
 mod spec;
 pub mod testing;
+#[cfg(feature = "serde")]
+pub mod text;
 
 pub use analysis::{Summary, annealing_area, area, fill, half_life, summary};
 pub use combinators::*;

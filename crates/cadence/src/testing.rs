@@ -3,6 +3,9 @@
 
 use crate::schedule::Schedule;
 
+#[cfg(feature = "serde")]
+pub mod specs;
+
 /// Whether `actual` is within `rel` relative error of `expected`, with an absolute floor
 /// of `rel * 1e-3` for values near zero.
 ///

@@ -1,0 +1,376 @@
+//! `cadence`: print, plot, compare and explain learning-rate schedules.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use cadence::Schedule;
+use cadence::ScheduleSpec;
+use cadence_cli::analysis::{self, format_number};
+use cadence_cli::input::{self, Loaded, parse_steps};
+use cadence_cli::plot::{self, PlotOptions, Series};
+use cadence_cli::terminal;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const SPEC_HELP: &str = "\
+SPEC is a schedule in the text spec language, for example
+    'linear(init=1e-3, end=0, steps=10k)'
+    'linear(1e-3, 0, 10k)'                          (positional: fields in declared order)
+    'warmup(linear, 500, 0) >> cosine(init=3e-4, end=0, decay_steps=10k)'
+`a(...) >> b` makes b the `schedule` child of the combinator a. Numbers: 3e-4, 10_000,
+10k, 1.5M. Run `cadence list` for every schedule and its fields. Instead of SPEC,
+--spec-file FILE reads a .toml or .json file (the serde form) or a text spec file.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cadence",
+    version,
+    about = "Print, plot, compare and explain learning-rate schedules",
+    after_help = "\
+Examples:
+  cadence values 'linear(1e-3, 0, 1k)' --steps 1k | head
+  cadence plot 'linear(1e-3, 0, 10k)' --steps 10k -o lr.png
+  cadence plot 'warmup(linear, 500, 0) >> cosine(3e-4, 0, 10k)' --steps 11k --terminal
+  cadence compare 'linear(1e-3, 0, 10k)' 'constant(value=5e-4)' --steps 10k
+  cadence explain --spec-file lr.toml --steps 10k
+  cadence list"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a schedule's values, one per step (CSV or JSON).
+    #[command(after_help = format!("{SPEC_HELP}\n\nExamples:
+  cadence values 'linear(1e-3, 0, 100)' --steps 100
+  cadence values --spec-file lr.toml --steps 10k --format json
+  cadence values 'constant(value=0.1)' --steps 1M | head -3"))]
+    Values {
+        #[command(flatten)]
+        spec: OneSpec,
+        #[command(flatten)]
+        steps: Steps,
+        /// Output format: `csv` (`step,value` lines with a header) or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+    /// Plot one or more schedules to a PNG or SVG file, or preview them in the terminal.
+    #[command(after_help = format!("{SPEC_HELP}\n\nExamples:
+  cadence plot 'linear(1e-3, 0, 10k)' --steps 10k -o lr.png
+  cadence plot 'linear(1e-3, 0, 10k)' 'constant(value=5e-4)' --steps 10k -o lr.svg \\
+      --label linear --label constant --log-y --title 'two schedules'
+  cadence plot --spec-file a.toml --spec-file b.json --steps 20k --terminal"))]
+    Plot(PlotArgs),
+    /// Compare two schedules: where they differ most, their areas, half-lives, peaks and
+    /// final values.
+    #[command(after_help = format!("{SPEC_HELP}\n\nExamples:
+  cadence compare 'linear(1e-3, 0, 10k)' 'linear(1e-3, 1e-5, 8k)' --steps 10k
+  cadence compare --spec-file old.toml --spec-file new.toml --steps 100k"))]
+    Compare {
+        /// The two schedules (or fewer, with --spec-file).
+        #[arg(value_name = "SPEC", num_args = 0..=2)]
+        specs: Vec<String>,
+        /// A spec file (.toml, .json or text), in place of a SPEC; give it twice for two.
+        #[arg(long = "spec-file", value_name = "FILE")]
+        spec_files: Vec<PathBuf>,
+        #[command(flatten)]
+        steps: Steps,
+    },
+    /// Describe a schedule in words: phases, warmup, peak, decay shape, final value,
+    /// half-life and area.
+    #[command(after_help = format!("{SPEC_HELP}\n\nExamples:
+  cadence explain 'linear(1e-3, 0, 10k)' --steps 12k
+  cadence explain --spec-file lr.json --steps 100k"))]
+    Explain {
+        #[command(flatten)]
+        spec: OneSpec,
+        #[command(flatten)]
+        steps: Steps,
+    },
+    /// List every registered schedule and combinator with its fields in declared order.
+    #[command(after_help = "Examples:\n  cadence list")]
+    List,
+}
+
+#[derive(Debug, Args)]
+struct OneSpec {
+    /// The schedule, in the text spec language (see below).
+    #[arg(value_name = "SPEC", required_unless_present = "spec_file")]
+    spec: Option<String>,
+    /// Read the schedule from a file instead: .toml, .json or a text spec.
+    #[arg(long = "spec-file", value_name = "FILE", conflicts_with = "spec")]
+    spec_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct Steps {
+    /// How many steps to sample, from step 0 (e.g. 1000, 10_000, 10k, 1.5M).
+    #[arg(long, value_name = "N", value_parser = parse_steps)]
+    steps: u64,
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// The schedules to overlay.
+    #[arg(value_name = "SPEC")]
+    specs: Vec<String>,
+    /// A spec file (.toml, .json or text) to plot as well; may be repeated.
+    #[arg(long = "spec-file", value_name = "FILE")]
+    spec_files: Vec<PathBuf>,
+    #[command(flatten)]
+    steps: Steps,
+    /// The image to write: FILE.png or FILE.svg.
+    #[arg(short, long, value_name = "FILE", required_unless_present = "terminal")]
+    output: Option<PathBuf>,
+    /// A logarithmic y axis (values <= 0 are left out).
+    #[arg(long)]
+    log_y: bool,
+    /// Legend labels, one per schedule in order (SPECs first, then spec files).
+    #[arg(long, value_name = "TEXT")]
+    label: Vec<String>,
+    /// The chart's title.
+    #[arg(long, default_value = "learning-rate schedule")]
+    title: String,
+    /// The y-axis label.
+    #[arg(long, default_value = "learning rate")]
+    y_label: String,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1000)]
+    width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 600)]
+    height: u32,
+    /// Draw a braille preview on standard output (alone, or as well as -o).
+    #[arg(long)]
+    terminal: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = run(cli.command, &mut out).and_then(|()| out.flush().map_err(Into::into));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain, outermost first; a spec error ends with its excerpt.
+            let mut message = format!("error: {e}");
+            for cause in e.chain().skip(1) {
+                message.push_str(&format!(": {cause}"));
+            }
+            let _ = writeln!(io::stderr(), "{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(command: Command, out: &mut impl Write) -> Result<()> {
+    match command {
+        Command::Values {
+            spec,
+            steps,
+            format,
+        } => values(&load_one(&spec)?.spec, steps.steps, format, out),
+        Command::Plot(args) => plot_command(args, out),
+        Command::Compare {
+            specs,
+            spec_files,
+            steps,
+        } => {
+            let loaded = load_all(&specs, &spec_files)?;
+            let [a, b] = <[Loaded; 2]>::try_from(loaded).map_err(|l| {
+                anyhow::anyhow!(
+                    "compare needs exactly two schedules (SPECs and --spec-files), got {}",
+                    l.len()
+                )
+            })?;
+            compare(&a, &b, steps.steps, out)
+        }
+        Command::Explain { spec, steps } => {
+            let loaded = load_one(&spec)?;
+            let values = input::sample(&loaded.spec, steps.steps)?;
+            writeln!(out, "schedule:  {}", cadence::text::to_text(&loaded.spec))?;
+            write!(out, "{}", analysis::explain(&values))?;
+            Ok(())
+        }
+        Command::List => {
+            for name in ScheduleSpec::NAMES {
+                let fields = cadence::text::fields(name).unwrap_or_default();
+                writeln!(out, "{name}({})", fields.join(", "))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn load_one(spec: &OneSpec) -> Result<Loaded> {
+    match (&spec.spec, &spec.spec_file) {
+        (Some(text), None) => input::from_text(text),
+        (None, Some(path)) => input::from_file(path),
+        _ => bail!("give either a SPEC or --spec-file FILE"),
+    }
+}
+
+fn load_all(specs: &[String], files: &[PathBuf]) -> Result<Vec<Loaded>> {
+    let from_text = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| input::from_text(s).with_context(|| format!("in schedule #{}", i + 1)));
+    let from_files = files.iter().map(|p| input::from_file(p));
+    from_text.chain(from_files).collect()
+}
+
+fn values(spec: &ScheduleSpec, steps: u64, format: Format, out: &mut impl Write) -> Result<()> {
+    match format {
+        Format::Csv => {
+            writeln!(out, "step,value")?;
+            for t in 0..steps {
+                writeln!(out, "{t},{:?}", spec.value(t))?;
+            }
+        }
+        Format::Json => {
+            write!(out, "{{\"spec\":")?;
+            serde_json::to_writer(&mut *out, &cadence::text::to_text(spec))?;
+            write!(out, ",\"values\":[")?;
+            for t in 0..steps {
+                if t > 0 {
+                    write!(out, ",")?;
+                }
+                serde_json::to_writer(&mut *out, &spec.value(t))?;
+            }
+            writeln!(out, "]}}")?;
+        }
+    }
+    Ok(())
+}
+
+fn plot_command(args: PlotArgs, out: &mut impl Write) -> Result<()> {
+    let loaded = load_all(&args.specs, &args.spec_files)?;
+    if loaded.is_empty() {
+        bail!("plot needs at least one SPEC or --spec-file");
+    }
+    if args.label.len() > loaded.len() {
+        bail!(
+            "{} labels for {} schedules: give at most one --label per schedule",
+            args.label.len(),
+            loaded.len()
+        );
+    }
+    let series = loaded
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            Ok(Series {
+                label: args
+                    .label
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| shorten(&l.label, 60)),
+                values: input::sample(&l.spec, args.steps.steps)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(path) = &args.output {
+        let options = PlotOptions {
+            title: args.title.clone(),
+            x_label: "step".into(),
+            y_label: args.y_label.clone(),
+            log_y: args.log_y,
+            width: args.width,
+            height: args.height,
+        };
+        plot::render(path, &series, &options)?;
+    }
+    if args.terminal {
+        let colour = io::stdout().is_terminal();
+        write!(out, "{}", terminal::braille(&series, 64, 16, colour))?;
+    }
+    Ok(())
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max - 1).collect();
+    s.push('…');
+    s
+}
+
+fn compare(a: &Loaded, b: &Loaded, steps: u64, out: &mut impl Write) -> Result<()> {
+    let (va, vb) = (
+        input::sample(&a.spec, steps)?,
+        input::sample(&b.spec, steps)?,
+    );
+    let (Some(sa), Some(sb)) = (analysis::summary(&va), analysis::summary(&vb)) else {
+        bail!("--steps must be at least 1");
+    };
+    let d = analysis::difference(&va, &vb);
+    let num = format_number;
+    writeln!(out, "A: {}", cadence::text::to_text(&a.spec))?;
+    writeln!(out, "B: {}", cadence::text::to_text(&b.spec))?;
+    writeln!(out, "over steps 0..{} ({steps} sampled)\n", steps - 1)?;
+    let half = |h: Option<u64>| h.map_or("not reached".to_string(), |h| format!("{h} steps"));
+    let rows = [
+        (
+            "peak",
+            format!("{} at {}", num(sa.peak), sa.peak_step),
+            format!("{} at {}", num(sb.peak), sb.peak_step),
+        ),
+        ("final", num(sa.final_value), num(sb.final_value)),
+        (
+            "minimum",
+            format!("{} at {}", num(sa.min), sa.min_step),
+            format!("{} at {}", num(sb.min), sb.min_step),
+        ),
+        ("area S1", num(sa.area), num(sb.area)),
+        ("half-life", half(sa.half_life), half(sb.half_life)),
+    ];
+    let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(1);
+    writeln!(out, "{:<12}{:<width$}   B", "", "A")?;
+    for (name, x, y) in rows {
+        writeln!(out, "{name:<12}{x:<width$}   {y}")?;
+    }
+    writeln!(out)?;
+    match d.first_step {
+        None => writeln!(out, "identical at every sampled step")?,
+        Some(first) => {
+            writeln!(out, "first difference:  step {first}")?;
+            writeln!(
+                out,
+                "max |A - B|:       {} at step {} (A = {}, B = {})",
+                num(d.max_abs),
+                d.max_abs_step,
+                num(va[d.max_abs_step as usize]),
+                num(vb[d.max_abs_step as usize])
+            )?;
+            writeln!(
+                out,
+                "max relative:      {}% at step {} (|A - B| / max(|A|, |B|))",
+                num(100.0 * d.max_rel),
+                d.max_rel_step
+            )?;
+        }
+    }
+    if sa.area != 0.0 {
+        writeln!(out, "area ratio B / A:  {}", num(sb.area / sa.area))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,414 @@
+//! Plots of sampled schedules to PNG or SVG, with an embedded font.
+//!
+//! Text is drawn with DejaVu Sans, compiled into the binary and registered with plotters
+//! on first use, so rendering needs no system fonts and no fontconfig. Output is
+//! deterministic: the same series and options give byte-identical files.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{Context, Result, anyhow, bail};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::analysis::format_number;
+
+/// The font family every text in a plot uses.
+const FONT: &str = "sans-serif";
+
+/// One named curve: `values[i]` is the value at step `i`.
+///
+/// # Examples
+///
+/// ```
+/// let s = cadence_cli::plot::Series { label: "flat".into(), values: vec![0.1; 100] };
+/// assert_eq!(s.values.len(), 100);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The legend entry.
+    pub label: String,
+    /// The sampled values, one per step from step 0.
+    pub values: Vec<f64>,
+}
+
+/// How a plot looks.
+///
+/// # Examples
+///
+/// ```
+/// let options = cadence_cli::plot::PlotOptions { log_y: true, ..Default::default() };
+/// assert_eq!(options.x_label, "step");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotOptions {
+    /// The title above the chart.
+    pub title: String,
+    /// The x-axis label.
+    pub x_label: String,
+    /// The y-axis label.
+    pub y_label: String,
+    /// A logarithmic y axis (non-positive values are left out).
+    pub log_y: bool,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        PlotOptions {
+            title: "learning-rate schedule".into(),
+            x_label: "step".into(),
+            y_label: "value".into(),
+            log_y: false,
+            width: 1000,
+            height: 600,
+        }
+    }
+}
+
+/// The image format, chosen by the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A PNG bitmap.
+    Png,
+    /// An SVG vector image.
+    Svg,
+}
+
+impl Format {
+    /// The format for a path ending in `.png` or `.svg` (any case).
+    ///
+    /// # Errors
+    /// Any other extension.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence_cli::plot::Format;
+    ///
+    /// assert_eq!(Format::from_path("lr.SVG".as_ref())?, Format::Svg);
+    /// assert!(Format::from_path("lr.jpg".as_ref()).is_err());
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("png") => Ok(Format::Png),
+            Some("svg") => Ok(Format::Svg),
+            _ => bail!(
+                "cannot tell the image format of {}: use a .png or .svg file name",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Registers the embedded font with plotters (once; later calls do nothing).
+///
+/// # Examples
+///
+/// ```
+/// cadence_cli::plot::register_font();
+/// ```
+pub fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TrueType font shipped by the `dejavu` crate.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// Writes a plot of `series` to `path` as PNG or SVG (by extension).
+///
+/// # Errors
+/// An unknown extension, no series, no plottable value, or a file that cannot be written.
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::plot::{render, PlotOptions, Series};
+///
+/// let path = std::env::temp_dir().join("cadence-doc-render.svg");
+/// let series = [Series { label: "linear".into(), values: vec![1.0, 0.5, 0.0] }];
+/// render(&path, &series, &PlotOptions::default())?;
+/// assert!(std::fs::read_to_string(&path)?.starts_with("<svg"));
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn render(path: &Path, series: &[Series], options: &PlotOptions) -> Result<()> {
+    let format = Format::from_path(path)?;
+    let size = (options.width, options.height);
+    match format {
+        Format::Png => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            draw(&root, series, options)?;
+            root.present()
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Format::Svg => {
+            let svg = render_svg(series, options)?;
+            std::fs::write(path, svg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The SVG text of a plot of `series`.
+///
+/// # Errors
+/// No series, or no plottable value.
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::plot::{render_svg, PlotOptions, Series};
+///
+/// let series = [Series { label: "a".into(), values: vec![1.0, 0.5] }];
+/// let svg = render_svg(&series, &PlotOptions::default())?;
+/// assert!(svg.contains("learning-rate schedule"));
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn render_svg(series: &[Series], options: &PlotOptions) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (options.width, options.height)).into_drawing_area();
+        draw(&root, series, options)?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(svg)
+}
+
+/// The palette (Tableau 10): distinct on screen and in greyscale print.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[Series],
+    options: &PlotOptions,
+) -> Result<()> {
+    register_font();
+    if series.is_empty() {
+        bail!("nothing to plot: give at least one schedule");
+    }
+    let width = options.width.max(200) as usize;
+    let lines: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            decimate(&s.values, 2 * width)
+                .into_iter()
+                .filter(|&(_, y)| y.is_finite() && (!options.log_y || y > 0.0))
+                .collect()
+        })
+        .collect();
+    let ys = lines.iter().flatten().map(|&(_, y)| y);
+    let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| {
+        (l.min(y), h.max(y))
+    });
+    if !lo.is_finite() {
+        bail!(if options.log_y {
+            "nothing to plot on a log scale: no value is > 0"
+        } else {
+            "nothing to plot: no finite value"
+        });
+    }
+    let steps = series.iter().map(|s| s.values.len()).max().unwrap_or(1);
+    let x_max = (steps.saturating_sub(1)).max(1) as f64;
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    // Headroom above the curves for the legend box: a share per legend line.
+    let room = 0.08 * (series.len() + 1) as f64;
+    if options.log_y {
+        let (lo, hi) = if lo == hi {
+            (lo / 2.0, hi * 2.0)
+        } else {
+            (lo / 1.25, hi * 1.25)
+        };
+        let hi = hi * (hi / lo).powf(room);
+        chart(root, &lines, series, options, x_max, (lo..hi).log_scale())
+    } else {
+        let lo = if lo >= 0.0 { 0.0 } else { lo };
+        let span = if hi > lo {
+            hi - lo
+        } else {
+            hi.abs().max(1e-12)
+        };
+        let bottom = if lo == 0.0 { 0.0 } else { lo - 0.05 * span };
+        chart(
+            root,
+            &lines,
+            series,
+            options,
+            x_max,
+            bottom..hi + (0.05 + room) * span,
+        )
+    }
+}
+
+fn chart<DB, Y>(
+    root: &DrawingArea<DB, Shift>,
+    lines: &[Vec<(f64, f64)>],
+    series: &[Series],
+    options: &PlotOptions,
+    x_max: f64,
+    y: Y,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            &options.title,
+            (FONT, 24).into_font().style(FontStyle::Bold),
+        )
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0f64..x_max, y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&options.x_label)
+        .y_desc(&options.y_label)
+        .axis_desc_style((FONT, 17))
+        .label_style((FONT, 14))
+        .x_labels(8)
+        .y_labels(8)
+        .x_label_formatter(&|x| axis_step(*x, x_max))
+        .y_label_formatter(&|y| format_number(*y))
+        .light_line_style(RGBColor(246, 246, 246))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .draw()
+        .map_err(err)?;
+    for (i, (points, s)) in lines.iter().zip(series).enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 15))
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(120, 120, 120))
+        .margin(12)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// A step number for an axis: `0`, `2500`, `20k`, `1.5M`.
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::plot::format_step;
+///
+/// assert_eq!(format_step(2500.0), "2500");
+/// assert_eq!(format_step(20_000.0), "20k");
+/// assert_eq!(format_step(1_500_000.0), "1.5M");
+/// ```
+pub fn format_step(x: f64) -> String {
+    let trim = |v: f64| {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let a = x.abs();
+    if a >= 1e9 {
+        format!("{}G", trim(x / 1e9))
+    } else if a >= 1e6 {
+        format!("{}M", trim(x / 1e6))
+    } else if a >= 1e4 {
+        format!("{}k", trim(x / 1e3))
+    } else {
+        trim(x)
+    }
+}
+
+/// A tick label on a step axis ending at `x_max`: in thousands throughout (`2k`, `10k`)
+/// once the axis reaches 10 000, so that neighbouring ticks read alike.
+fn axis_step(x: f64, x_max: f64) -> String {
+    if x_max >= 1e4 && x.abs() >= 1e3 && x.abs() < 1e6 {
+        let s = format!("{:.2}", x / 1e3);
+        format!("{}k", s.trim_end_matches('0').trim_end_matches('.'))
+    } else if x_max >= 1e4 {
+        format_step(x)
+    } else {
+        format_number(x)
+    }
+}
+
+/// At most about `2 * buckets` points that keep every bucket's minimum and maximum, so
+/// spikes and drops survive any number of steps.
+///
+/// # Examples
+///
+/// ```
+/// let values: Vec<f64> = (0..10_000).map(|t| if t == 5_000 { 9.0 } else { 1.0 }).collect();
+/// let points = cadence_cli::plot::decimate(&values, 100);
+/// assert!(points.len() <= 200);
+/// assert!(points.contains(&(5_000.0, 9.0)));
+/// ```
+pub fn decimate(values: &[f64], buckets: usize) -> Vec<(f64, f64)> {
+    let buckets = buckets.max(1);
+    if values.len() <= 2 * buckets {
+        return values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f64, v))
+            .collect();
+    }
+    let size = values.len().div_ceil(buckets);
+    let mut points = Vec::with_capacity(2 * buckets + 1);
+    for (b, chunk) in values.chunks(size).enumerate() {
+        let base = b * size;
+        let (mut lo, mut hi) = (0, 0);
+        for (i, v) in chunk.iter().enumerate() {
+            if *v < chunk[lo] {
+                lo = i;
+            }
+            if *v > chunk[hi] {
+                hi = i;
+            }
+        }
+        let (first, second) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+        points.push(((base + first) as f64, chunk[first]));
+        if second != first {
+            points.push(((base + second) as f64, chunk[second]));
+        }
+    }
+    let last = values.len() - 1;
+    if points.last().is_some_and(|p| p.0 as usize != last) {
+        points.push((last as f64, values[last]));
+    }
+    points
+}

@@ -1,0 +1,423 @@
+//! Runs the real `cadence` binary on real files.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `cadence` with `args`; returns (exit success, stdout, stderr).
+fn cadence(args: &[&str]) -> (bool, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_cadence"))
+        .args(args)
+        .output()
+        .expect("cadence runs");
+    (
+        status.success(),
+        String::from_utf8(stdout).expect("utf-8 stdout"),
+        String::from_utf8(stderr).expect("utf-8 stderr"),
+    )
+}
+
+/// A fresh path in this test target's scratch folder.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cadence-cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn write(name: &str, contents: &str) -> PathBuf {
+    let path = scratch(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+const LINEAR: &str = "linear(init=1e-3, end=0, steps=4)";
+
+#[test]
+fn values_csv_and_json() {
+    let (ok, out, err) = cadence(&["values", LINEAR, "--steps", "6"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "step,value\n0,0.001\n1,0.00075\n2,0.0005\n3,0.00025\n4,0.0\n5,0.0\n"
+    );
+    let (ok, out, err) = cadence(&["values", LINEAR, "--steps", "3", "--format", "json"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["values"], serde_json::json!([0.001, 0.00075, 0.0005]));
+    assert_eq!(json["spec"], "linear(init=0.001, end=0.0, steps=4)");
+}
+
+#[test]
+fn spec_files_in_toml_json_and_text_agree_with_the_command_line() {
+    let toml = write(
+        "lr.toml",
+        "# a linear decay\ntype = \"linear\"\ninit = 1e-3\nend = 0.0\nsteps = 4\n",
+    );
+    let json = write(
+        "lr.json",
+        r#"{"type": "linear", "init": 0.001, "end": 0, "steps": 4}"#,
+    );
+    let text = write("lr.cadence", "# the same\nlinear(1e-3, 0, 4)\n");
+    let (_, want, _) = cadence(&["values", LINEAR, "--steps", "8"]);
+    for file in [&toml, &json, &text] {
+        let (ok, out, err) = cadence(&[
+            "values",
+            "--spec-file",
+            file.to_str().unwrap(),
+            "--steps",
+            "8",
+        ]);
+        assert!(ok, "{}: {err}", file.display());
+        assert_eq!(out, want, "{}", file.display());
+    }
+}
+
+#[test]
+fn a_closed_pipe_exits_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cadence"))
+        .args(["values", "constant(value=0.1)", "--steps", "100M"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "step,value\n");
+    // The reader is dropped here: the pipe closes while cadence is still writing.
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn malformed_specs_report_position_and_suggestion() {
+    let cases = [
+        (
+            "linear(init=1, end=0, stesp=10)",
+            "line 1, column 23",
+            Some("`steps`"),
+        ),
+        ("lineer(1, 0, 10)", "line 1, column 1", Some("`linear`")),
+        ("linear(1, 0, 10", "line 1, column 16", None),
+        ("linear(1, 0, 0)", "line 1, column 14", None),
+        ("", "line 1, column 1", None),
+    ];
+    for (spec, position, suggestion) in cases {
+        let (ok, out, err) = cadence(&["values", spec, "--steps", "3"]);
+        assert!(!ok, "{spec}");
+        assert_eq!(out, "", "{spec}");
+        assert!(
+            err.starts_with("error: invalid schedule spec: "),
+            "{spec}: {err}"
+        );
+        assert!(err.contains(position), "{spec}: {err}");
+        if let Some(name) = suggestion {
+            assert!(
+                err.contains(&format!("did you mean {name}?")),
+                "{spec}: {err}"
+            );
+        }
+        assert!(err.contains('^'), "{spec}: the excerpt has a caret: {err}");
+        assert!(!err.contains("panicked"), "{spec}: {err}");
+    }
+}
+
+#[test]
+fn malformed_spec_files_name_the_file_and_suggest() {
+    let json = write(
+        "typo.json",
+        r#"{"type": "linear", "init": 1, "end": 0, "stpes": 3}"#,
+    );
+    let (ok, _, err) = cadence(&[
+        "explain",
+        "--spec-file",
+        json.to_str().unwrap(),
+        "--steps",
+        "3",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("typo.json"), "{err}");
+    assert!(err.contains("unknown field `stpes`"), "{err}");
+    assert!(err.contains("did you mean `steps`?"), "{err}");
+
+    let toml = write("typo.toml", "type = \"lienar\"\ninit = 1.0\n");
+    let (ok, _, err) = cadence(&[
+        "values",
+        "--spec-file",
+        toml.to_str().unwrap(),
+        "--steps",
+        "3",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("did you mean `linear`?"), "{err}");
+
+    let (ok, _, err) = cadence(&[
+        "values",
+        "--spec-file",
+        "/nonexistent/lr.toml",
+        "--steps",
+        "3",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot read spec file /nonexistent/lr.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compare_reports_where_and_how_much() {
+    let (ok, out, err) = cadence(&[
+        "compare",
+        "linear(init=1, end=0, steps=10)",
+        "constant(value=1)",
+        "--steps",
+        "11",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("first difference:  step 1"), "{out}");
+    assert!(out.contains("max |A - B|:       1 at step 10"), "{out}");
+    assert!(out.contains("max relative:      100% at step 10"), "{out}");
+    assert!(out.contains("half-life   5 steps"), "{out}");
+    // Areas: 0.1 * (10 + 9 + ... + 0) = 5.5 and 11.
+    assert!(out.contains("area S1     5.5"), "{out}");
+    assert!(out.contains("area ratio B / A:  2"), "{out}");
+
+    let spec = write("same.toml", "type = \"constant\"\nvalue = 1.0\n");
+    let (ok, out, _) = cadence(&[
+        "compare",
+        "constant(value=1)",
+        "--spec-file",
+        spec.to_str().unwrap(),
+        "--steps",
+        "5",
+    ]);
+    assert!(ok);
+    assert!(out.contains("identical at every sampled step"), "{out}");
+
+    let (ok, _, err) = cadence(&["compare", "constant(value=1)", "--steps", "5"]);
+    assert!(!ok);
+    assert!(err.contains("exactly two schedules"), "{err}");
+}
+
+#[test]
+fn explain_describes_phases_in_words() {
+    let (ok, out, err) = cadence(&["explain", "linear(1e-3, 1e-5, 8k)", "--steps", "10k"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("1. steps 0..8000: falls from 0.001 to 1e-5 (linear)"),
+        "{out}"
+    );
+    assert!(out.contains("2. steps 8000..9999: holds at 1e-5"), "{out}");
+    assert!(out.contains("warmup:    none"), "{out}");
+    assert!(
+        out.contains("decay:     linear from step 0 to 8000"),
+        "{out}"
+    );
+    assert!(out.contains("half-life: 4041 steps"), "{out}");
+    assert!(
+        out.contains("in words:  starts at 0.001, decays (linear) to 1e-5 by step 8000"),
+        "{out}"
+    );
+}
+
+#[test]
+fn svg_plots_are_deterministic_and_labelled() {
+    let render = |name: &str| {
+        let path = scratch(name);
+        let (ok, _, err) = cadence(&[
+            "plot",
+            "linear(1e-3, 0, 10k)",
+            "constant(value=5e-4)",
+            "--steps",
+            "12k",
+            "--label",
+            "decay",
+            "--title",
+            "two schedules",
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        std::fs::read(path).unwrap()
+    };
+    let (a, b) = (render("a.svg"), render("b.svg"));
+    assert_eq!(a, b, "the same plot twice gives the same bytes");
+    let svg = String::from_utf8(a).unwrap();
+    assert!(svg.starts_with("<svg"));
+    for text in [
+        "two schedules",
+        "decay",
+        "constant(value=0.0005)",
+        "step",
+        "learning rate",
+        "10k",
+    ] {
+        assert!(svg.contains(text), "missing {text:?}");
+    }
+    // Each series in its palette colour: one curve and one legend mark apiece.
+    for colour in ["#1F77B4", "#FF7F0E"] {
+        let lines = format!("stroke=\"{colour}\"");
+        assert_eq!(svg.matches(&lines).count(), 2, "{colour}");
+    }
+    assert!(!svg.contains("#2CA02C"), "no third series");
+}
+
+#[test]
+fn png_plots_are_deterministic_and_need_no_system_font() {
+    let render = |name: &str| {
+        let path = scratch(name);
+        let (ok, _, err) = cadence(&[
+            "plot",
+            "linear(1e-3, 1e-6, 10k)",
+            "--steps",
+            "10k",
+            "--log-y",
+            "--width",
+            "640",
+            "--height",
+            "400",
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        std::fs::read(path).unwrap()
+    };
+    let (a, b) = (render("a.png"), render("b.png"));
+    assert_eq!(a, b, "the same plot twice gives the same bytes");
+    assert_eq!(&a[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height as big-endian u32 at bytes 16..24.
+    assert_eq!(u32::from_be_bytes(a[16..20].try_into().unwrap()), 640);
+    assert_eq!(u32::from_be_bytes(a[20..24].try_into().unwrap()), 400);
+    // Text was drawn (the embedded font rasterises): a plain chart without any text would
+    // compress far smaller than one with title, ticks and legend.
+    assert!(a.len() > 10_000, "{} bytes", a.len());
+}
+
+#[test]
+fn plot_errors() {
+    let (ok, _, err) = cadence(&[
+        "plot",
+        "constant(value=1)",
+        "--steps",
+        "3",
+        "-o",
+        &scratch("x.jpg").display().to_string(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("use a .png or .svg file name"), "{err}");
+    let (ok, _, err) = cadence(&[
+        "plot",
+        "linear(1, 0, 2)",
+        "--steps",
+        "3",
+        "--log-y",
+        "-o",
+        &scratch("x.png").display().to_string(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = cadence(&[
+        "plot",
+        "linear(0, -1, 2)",
+        "--steps",
+        "3",
+        "--log-y",
+        "-o",
+        &scratch("y.png").display().to_string(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("no value is > 0"), "{err}");
+    let (ok, _, _) = cadence(&["plot", "constant(value=1)", "--steps", "3"]);
+    assert!(!ok, "no output and no --terminal");
+}
+
+#[test]
+fn terminal_preview() {
+    let (ok, out, err) = cadence(&[
+        "plot",
+        "linear(1, 0, 100)",
+        "constant(value=0.5)",
+        "--steps",
+        "100",
+        "--terminal",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "{out}"
+    );
+    assert!(
+        out.contains("━━ linear(init=1.0, end=0.0, steps=100)"),
+        "{out}"
+    );
+    assert!(out.contains("━━ constant(value=0.5)"), "{out}");
+    assert!(!out.contains('\x1b'), "no colour codes into a pipe");
+    assert_eq!(out.lines().count(), 16 + 3);
+}
+
+#[test]
+fn help_has_examples_and_list_names_every_schedule() {
+    for sub in ["values", "plot", "compare", "explain", "list"] {
+        let (ok, out, err) = cadence(&[sub, "--help"]);
+        assert!(ok, "{sub}: {err}");
+        assert!(out.contains("Examples:"), "{sub}: {out}");
+    }
+    let (ok, out, _) = cadence(&["list"]);
+    assert!(ok);
+    assert!(out.contains("linear(init, end, steps)"), "{out}");
+    assert!(out.lines().count() >= 2);
+    let (ok, _, err) = cadence(&["values", LINEAR, "--steps", "ten"]);
+    assert!(!ok);
+    assert!(err.contains("is not a step count"), "{err}");
+}
+
+/// Every registered family and combinator, as a random valid spec printed in the text
+/// language, through every subcommand.
+#[test]
+fn every_registered_kind_runs_through_every_subcommand() {
+    use cadence::testing::specs::random_spec_named;
+    use cadence::{Schedule, ScheduleSpec};
+
+    let mut ran = Vec::new();
+    for name in ScheduleSpec::NAMES {
+        let Some(spec) = (0..20).find_map(|seed| random_spec_named(name, seed, 1)) else {
+            eprintln!("note: no random `{name}` could be built; not run");
+            continue;
+        };
+        let text = cadence::text::to_text(&spec);
+        let (ok, out, err) = cadence(&["values", &text, "--steps", "300"]);
+        assert!(ok, "{text}: {err}");
+        for (t, line) in out.lines().skip(1).enumerate() {
+            let value: f64 = line.split_once(',').unwrap().1.parse().unwrap();
+            let want = spec.value(t as u64);
+            assert!(
+                value.to_bits() == want.to_bits(),
+                "{text} at {t}: {value} vs {want}"
+            );
+        }
+        let svg = scratch(&format!("{name}.svg"));
+        let svg = svg.to_str().unwrap();
+        for args in [
+            vec!["explain", &text, "--steps", "300"],
+            vec!["compare", &text, "constant(value=0.001)", "--steps", "300"],
+            vec!["plot", &text, "--steps", "300", "--terminal", "-o", svg],
+        ] {
+            let (ok, out, err) = cadence(&args);
+            assert!(ok, "{args:?}: {err}");
+            assert!(!out.is_empty() && err.is_empty(), "{args:?}: {err}");
+        }
+        ran.push(*name);
+    }
+    assert!(
+        ran.contains(&"constant") && ran.contains(&"linear"),
+        "{ran:?}"
+    );
+}
