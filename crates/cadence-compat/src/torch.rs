@@ -692,3 +692,261 @@ fn chained(args: &Fields<'_>, base: f64) -> Result<ScheduleSpec, CompatError> {
     let product: ScheduleSpec = build(&path, Product::new(factors))?.into();
     Ok(build(&path, Scale::new(base, product))?.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use cadence::testing::close;
+    use serde_json::{Value, json};
+
+    use crate::{CompatError, ControllerRule, Trajectory, eval_case};
+
+    fn run(scheduler: &str, optimizer: Value, args: Value, steps: u64) -> Trajectory {
+        try_run(scheduler, optimizer, args, steps).unwrap()
+    }
+
+    fn try_run(
+        scheduler: &str,
+        optimizer: Value,
+        args: Value,
+        steps: u64,
+    ) -> Result<Trajectory, CompatError> {
+        eval_case(&json!({"source": "torch", "steps": steps,
+            "config": {"scheduler": scheduler, "optimizer": optimizer, "args": args}}))
+    }
+
+    fn sgd(lr: f64) -> Value {
+        json!({"type": "SGD", "lr": lr})
+    }
+
+    fn assert_close(got: &[f64], expected: &[f64]) {
+        assert_eq!(got.len(), expected.len(), "{got:?}");
+        for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+            assert!(close(*g, *e, 1e-12), "[{i}] {g} vs {e} in {got:?}");
+        }
+    }
+
+    fn field_of(err: &CompatError) -> &str {
+        match err {
+            CompatError::Missing { field }
+            | CompatError::Invalid { field, .. }
+            | CompatError::Unsupported { field, .. }
+            | CompatError::Schedule { field, .. } => field,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_torch() {
+        // StepLR gamma = 0.1; ConstantLR factor = 1/3 for 5 steps; LinearLR 1/3 -> 1 over
+        // 5; PolynomialLR 5 steps, power 1; SWALR 10 cosine epochs.
+        let step = run("StepLR", sgd(1.0), json!({"step_size": 3}), 7);
+        assert_close(&step.lr, &[1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.01]);
+        let constant = run("ConstantLR", sgd(0.3), json!({}), 7);
+        assert_close(&constant.lr, &[0.1, 0.1, 0.1, 0.1, 0.1, 0.3, 0.3]);
+        let linear = run("LinearLR", sgd(0.3), json!({}), 7);
+        let ramp: Vec<f64> = (0..7)
+            .map(|t| 0.3 * (1.0 / 3.0 + (2.0 / 3.0) * (t.min(5) as f64) / 5.0))
+            .collect();
+        assert_close(&linear.lr, &ramp);
+        let poly = run("PolynomialLR", sgd(1.0), json!({}), 7);
+        assert_close(&poly.lr, &[1.0, 0.8, 0.6, 0.4, 0.2, 0.0, 0.0]);
+        let swa = run("SWALR", sgd(1.0), json!({"swa_lr": 0.0}), 12);
+        assert!(close(swa.lr[5], 0.5, 1e-12), "{:?}", swa.lr);
+        assert_eq!(swa.lr[10], 0.0);
+    }
+
+    #[test]
+    fn zero_lengths_hold_what_torch_holds() {
+        // total_iters = 0: ConstantLR and LinearLR apply their factor at epoch 0 and never
+        // undo it; PolynomialLR never decays; SWALR jumps to swa_lr at once.
+        let args = json!({"factor": 0.5, "total_iters": 0});
+        assert_close(&run("ConstantLR", sgd(1.0), args, 3).lr, &[0.5; 3]);
+        let args = json!({"start_factor": 0.25, "total_iters": 0});
+        assert_close(&run("LinearLR", sgd(1.0), args, 3).lr, &[0.25; 3]);
+        let args = json!({"total_iters": 0, "power": 2.0});
+        assert_close(&run("PolynomialLR", sgd(0.7), args, 3).lr, &[0.7; 3]);
+        let args = json!({"swa_lr": 0.05, "anneal_epochs": 0});
+        assert_close(&run("SWALR", sgd(0.5), args, 3).lr, &[0.05; 3]);
+        let args = json!({"gamma": 0.0});
+        assert_close(
+            &run("ExponentialLR", sgd(0.5), args, 3).lr,
+            &[0.5, 0.0, 0.0],
+        );
+    }
+
+    #[test]
+    fn multistep_milestones_are_a_counter() {
+        // Order is free and a repeated milestone applies gamma twice.
+        let args = json!({"milestones": [6, 2, 2], "gamma": 0.5});
+        let lr = run("MultiStepLR", sgd(1.0), args, 7).lr;
+        assert_close(&lr, &[1.0, 1.0, 0.25, 0.25, 0.25, 0.25, 0.125]);
+    }
+
+    #[test]
+    fn lambda_and_multiplicative() {
+        let args = json!({"lr_lambda_src": "lambda e: 0.5 if e < 2 else 0.1"});
+        assert_close(&run("LambdaLR", sgd(2.0), args, 3).lr, &[1.0, 1.0, 0.2]);
+        let args = json!({"lr_lambda_src": "lambda epoch: 0.5"});
+        let lr = run("MultiplicativeLR", sgd(2.0), args, 4).lr;
+        assert_close(&lr, &[2.0, 1.0, 0.5, 0.25]);
+        let args = json!({"lr_lambda_src": "lambda epoch: epoch ^ 2"});
+        let err = try_run("LambdaLR", sgd(1.0), args, 3).unwrap_err();
+        assert_eq!(field_of(&err), "config.args.lr_lambda_src", "{err}");
+    }
+
+    #[test]
+    fn warm_restarts_by_epoch_keep_torchs_rounded_cycle() {
+        // torch: n = int(math.log(121 / 1 * 2 + 1, 3)) = int(4.999...) = 4, so at epoch 121
+        // (exactly the sixth restart) T_cur = T_i = 81 and the lr is eta_min; counting
+        // steps, torch (and the exact schedule) restarts at the peak.
+        assert!(
+            243f64.ln() / 3f64.ln() < 5.0,
+            "libm rounds as CPython's does"
+        );
+        let args = json!({"T_0": 1, "T_mult": 3, "eta_min": 0.0});
+        let config = |driver: Value| {
+            json!({"source": "torch", "steps": 2, "config": {
+                "scheduler": "CosineAnnealingWarmRestarts", "optimizer": sgd(1.0),
+                "args": args, "driver": driver}})
+        };
+        let by_epoch = eval_case(&config(json!({"step_epochs": [121.0]}))).unwrap();
+        assert_close(&by_epoch.lr, &[1.0, 0.0]);
+        let half = eval_case(&config(json!({"step_epochs": [121.5 + 121.0]}))).unwrap();
+        // Epoch 242.5: cycle 5 starts at 121 and lasts 243.
+        let expected = (1.0 + (std::f64::consts::PI * 121.5 / 243.0).cos()) / 2.0;
+        assert!(close(half.lr[1], expected, 1e-12), "{:?}", half.lr);
+        let by_step = run("CosineAnnealingWarmRestarts", sgd(1.0), args.clone(), 122).lr;
+        assert_eq!(by_step[121], 1.0);
+        assert!(close(
+            by_step[120],
+            (1.0 + (std::f64::consts::PI * 80.0 / 81.0).cos()) / 2.0,
+            1e-12
+        ));
+    }
+
+    #[test]
+    fn cyclic_defaults_and_momentum() {
+        let args = json!({"base_lr": 0.1, "max_lr": 1.0, "step_size_up": 2});
+        let t = run(
+            "CyclicLR",
+            json!({"type": "SGD", "lr": 5.0}),
+            args.clone(),
+            5,
+        );
+        assert_close(&t.lr, &[0.1, 0.55, 1.0, 0.55, 0.1]);
+        assert_close(&t.momentum.unwrap(), &[0.9, 0.85, 0.8, 0.85, 0.9]);
+        let adam = json!({"type": "Adam", "lr": 1e-3, "betas": [0.9, 0.999]});
+        assert!(run("CyclicLR", adam, args.clone(), 3).momentum.is_some());
+        let err = try_run("CyclicLR", json!({"type": "Adagrad", "lr": 0.1}), args, 3).unwrap_err();
+        assert_eq!(field_of(&err), "config.optimizer.type", "{err}");
+    }
+
+    #[test]
+    fn one_cycle_from_epochs_without_momentum() {
+        let args = json!({"max_lr": 1.0, "epochs": 2, "steps_per_epoch": 5,
+                          "cycle_momentum": false, "anneal_strategy": "linear"});
+        let t = run("OneCycleLR", sgd(123.0), args, 10);
+        assert_eq!(t.momentum, None);
+        assert!(close(t.lr[0], 1.0 / 25.0, 1e-12));
+        // Peak at pct_start * total - 1 = 2.
+        assert!(close(t.lr[2], 1.0, 1e-12), "{:?}", t.lr);
+        assert!(close(t.lr[9], 1.0 / 25.0 / 1e4, 1e-12), "{:?}", t.lr);
+        let err = try_run("OneCycleLR", sgd(0.1), json!({"max_lr": 1.0}), 3).unwrap_err();
+        assert_eq!(field_of(&err), "config.args.total_steps", "{err}");
+    }
+
+    #[test]
+    fn sequential_restarts_members_and_continues_a_multiplicative_one() {
+        // ConstantLR: 0.5, 0.5, then 1.0 at total_iters = 2; at milestone 3 torch calls
+        // MultiplicativeLR.step(0), which keeps the current lr (1.0), then multiplies.
+        let args = json!({"schedulers": [
+            {"scheduler": "ConstantLR", "args": {"factor": 0.5, "total_iters": 2}},
+            {"scheduler": "MultiplicativeLR", "args": {"lr_lambda_src": "lambda e: 0.9"}}],
+            "milestones": [3]});
+        let lr = run("SequentialLR", sgd(1.0), args, 6).lr;
+        assert_close(&lr, &[0.5, 0.5, 1.0, 1.0, 0.9, 0.81]);
+        let args = json!({"schedulers": [{"scheduler": "StepLR", "args": {"step_size": 1}}],
+                          "milestones": [3]});
+        let err = try_run("SequentialLR", sgd(1.0), args, 3).unwrap_err();
+        assert_eq!(field_of(&err), "config.args.milestones", "{err}");
+    }
+
+    #[test]
+    fn chained_multiplies_factors_and_rejects_setters() {
+        let args = json!({"schedulers": [
+            {"scheduler": "LinearLR", "args": {"start_factor": 0.5, "total_iters": 2}},
+            {"scheduler": "StepLR", "args": {"step_size": 2, "gamma": 0.5}}]});
+        let lr = run("ChainedScheduler", sgd(2.0), args, 5).lr;
+        assert_close(&lr, &[1.0, 1.5, 1.0, 1.0, 0.5]);
+        let args = json!({"schedulers": [
+            {"scheduler": "StepLR", "args": {"step_size": 2}},
+            {"scheduler": "LambdaLR", "args": {"lr_lambda_src": "lambda e: 1.0"}}]});
+        let err = try_run("ChainedScheduler", sgd(1.0), args, 3).unwrap_err();
+        assert_eq!(
+            field_of(&err),
+            "config.args.schedulers[1].scheduler",
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plateau_defaults_and_checks() {
+        let config = json!({"scheduler": "ReduceLROnPlateau", "optimizer": sgd(0.1)});
+        let ported = crate::port(crate::Source::Torch, &config).unwrap();
+        let Some(ControllerRule::Plateau(c)) = ported.controller.map(|c| c.rule) else {
+            panic!("no plateau controller");
+        };
+        assert_eq!((c.patience, c.cooldown), (10, 0));
+        assert!(close(c.factor, 0.1, 0.0));
+        let err = try_run("ReduceLROnPlateau", sgd(0.1), json!({"factor": 1.0}), 1).unwrap_err();
+        assert_eq!(field_of(&err), "config.args.factor", "{err}");
+    }
+
+    #[test]
+    fn malformed_configs_name_the_field() {
+        let cases = [
+            ("StepLR", json!({}), "config.args.step_size"),
+            ("StepLR", json!({"step_size": 0}), "config.args.step_size"),
+            (
+                "StepLR",
+                json!({"step_size": 2, "gama": 0.5}),
+                "config.args.gama",
+            ),
+            ("ConstantLR", json!({"factor": 1.5}), "config.args.factor"),
+            (
+                "LinearLR",
+                json!({"start_factor": 0.0}),
+                "config.args.start_factor",
+            ),
+            (
+                "CosineAnnealingLR",
+                json!({"T_max": "ten"}),
+                "config.args.T_max",
+            ),
+            (
+                "SWALR",
+                json!({"swa_lr": 0.1, "anneal_strategy": "exp"}),
+                "config.args.anneal_strategy",
+            ),
+            (
+                "CosineAnnealingWarmRestarts",
+                json!({"T_0": 5, "T_mult": 0}),
+                "config.args.T_mult",
+            ),
+            (
+                "MultiplicativeLR",
+                json!({"lr_lambda_src": "lambda e: 0.9 ** e"}),
+                "config.args.lr_lambda_src",
+            ),
+            ("NoSuchLR", json!({}), "config.scheduler"),
+        ];
+        for (name, args, field) in cases {
+            let err = try_run(name, sgd(0.1), args, 2).unwrap_err();
+            assert_eq!(field_of(&err), field, "{name}: {err}");
+        }
+        let err = eval_case(&json!({"source": "torch", "steps": 1,
+            "config": {"scheduler": "StepLR", "args": {"step_size": 1}}}))
+        .unwrap_err();
+        assert_eq!(field_of(&err), "config.optimizer", "{err}");
+    }
+}
