@@ -417,3 +417,181 @@ fn boundaries_and_scales(a: &Fields<'_>) -> Result<Vec<(u64, f64)>, CompatError>
     }
     Ok(pairs)
 }
+
+#[cfg(test)]
+mod tests {
+    use cadence::testing::close;
+    use serde_json::{Value, json};
+
+    use crate::{CompatError, eval_case};
+
+    fn try_lr(schedule: &str, args: Value, steps: u64) -> Result<Vec<f64>, CompatError> {
+        eval_case(&json!({"source": "optax", "steps": steps,
+            "config": {"schedule": schedule, "args": args}}))
+        .map(|t| t.lr)
+    }
+
+    fn lr(schedule: &str, args: Value, steps: u64) -> Vec<f64> {
+        try_lr(schedule, args, steps).unwrap()
+    }
+
+    fn assert_close(got: &[f64], expected: &[f64]) {
+        assert_eq!(got.len(), expected.len(), "{got:?}");
+        for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+            assert!(close(*g, *e, 1e-12), "[{i}] {g} vs {e} in {got:?}");
+        }
+    }
+
+    fn field_of(err: &CompatError) -> String {
+        match err {
+            CompatError::Missing { field }
+            | CompatError::Invalid { field, .. }
+            | CompatError::Unsupported { field, .. }
+            | CompatError::Schedule { field, .. } => field.clone(),
+        }
+    }
+
+    #[test]
+    fn degenerate_decays_are_constant_as_in_optax() {
+        let args = json!({"init_value": 0.3, "transition_steps": 0, "decay_rate": 0.5});
+        assert_close(&lr("exponential_decay", args, 3), &[0.3; 3]);
+        let args = json!({"init_value": 0.3, "transition_steps": 2, "decay_rate": 0.0});
+        assert_close(&lr("exponential_decay", args, 3), &[0.3; 3]);
+        let args = json!({"init_value": 0.3, "end_value": 0.0, "transition_steps": -4});
+        assert_close(&lr("linear_schedule", args, 3), &[0.3; 3]);
+        let args = json!({"init_value": 0.3, "end_value": 0.0, "power": 2.0,
+                          "transition_steps": 0});
+        assert_close(&lr("polynomial_schedule", args, 3), &[0.3; 3]);
+    }
+
+    #[test]
+    fn negative_transition_begin_reads_as_zero() {
+        let args = json!({"init_value": 1.0, "transition_steps": 1, "decay_rate": 0.5,
+                          "transition_begin": -5});
+        assert_close(&lr("exponential_decay", args, 3), &[1.0, 0.5, 0.25]);
+        let args = json!({"init_value": 1.0, "end_value": 0.0, "transition_steps": 2,
+                          "transition_begin": 1});
+        assert_close(&lr("linear_schedule", args, 4), &[1.0, 1.0, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn warmups_and_unequal_sgdr_cycles() {
+        let args = json!({"init_value": 0.0, "peak_value": 0.4, "warmup_steps": 4});
+        assert_close(
+            &lr("optax.warmup_constant_schedule", args, 6),
+            &[0.0, 0.1, 0.2, 0.3, 0.4, 0.4],
+        );
+        let args = json!({"init_value": 0.0, "peak_value": 0.4, "warmup_steps": 0});
+        assert_close(&lr("warmup_constant_schedule", args, 2), &[0.4, 0.4]);
+        // Cycle 0: 4 steps of cosine from 1 to 0; cycle 1: 2 warmup steps 0 -> 0.5, then
+        // a cosine to 0.1 over the remaining 2.
+        let args = json!({"cosine_kwargs": [
+            {"init_value": 1.0, "peak_value": 1.0, "warmup_steps": 0, "decay_steps": 4},
+            {"init_value": 0.0, "peak_value": 0.5, "warmup_steps": 2, "decay_steps": 4,
+             "end_value": 0.1}]});
+        let got = lr("sgdr_schedule", args, 10);
+        assert_close(
+            &got,
+            &[
+                1.0,
+                0.853_553_390_593_273_8,
+                0.5,
+                0.146_446_609_406_726_2,
+                0.0,
+                0.25,
+                0.5,
+                0.3,
+                0.1,
+                0.1,
+            ],
+        );
+    }
+
+    #[test]
+    fn piecewise_without_boundaries_is_constant() {
+        let args = json!({"interpolate_type": "cosine", "init_value": 0.2});
+        assert_close(&lr("piecewise_interpolate_schedule", args, 2), &[0.2; 2]);
+        let args = json!({"init_value": 0.2, "boundaries_and_scales": null});
+        assert_close(&lr("piecewise_constant_schedule", args, 2), &[0.2; 2]);
+    }
+
+    #[test]
+    fn nested_join() {
+        let args = json!({"boundaries": [2], "schedules": [
+            {"schedule": "constant_schedule", "args": {"value": 1.0}},
+            {"schedule": "join_schedules", "args": {"boundaries": [1], "schedules": [
+                {"schedule": "constant_schedule", "args": {"value": 2.0}},
+                {"schedule": "linear_schedule",
+                 "args": {"init_value": 3.0, "end_value": 1.0, "transition_steps": 2}}]}}]});
+        assert_close(
+            &lr("join_schedules", args, 6),
+            &[1.0, 1.0, 2.0, 3.0, 2.0, 1.0],
+        );
+    }
+
+    #[test]
+    fn malformed_configs_name_the_field() {
+        let cases = [
+            (
+                "cosine_decay_schedule",
+                json!({"init_value": 1.0, "decay_steps": 0}),
+                "config.args.decay_steps",
+            ),
+            (
+                "warmup_cosine_decay_schedule",
+                json!({"init_value": 0.0, "peak_value": 1.0, "warmup_steps": 10, "decay_steps": 10}),
+                "config.args.decay_steps",
+            ),
+            (
+                "piecewise_constant_schedule",
+                json!({"init_value": 1.0, "boundaries_and_scales": {"10": -0.5}}),
+                "config.args.boundaries_and_scales.10",
+            ),
+            (
+                "piecewise_constant_schedule",
+                json!({"init_value": 1.0, "boundaries_and_scales": {"ten": 0.5}}),
+                "config.args.boundaries_and_scales.ten",
+            ),
+            (
+                "piecewise_interpolate_schedule",
+                json!({"interpolate_type": "cubic", "init_value": 1.0}),
+                "config.args.interpolate_type",
+            ),
+            (
+                "linear_onecycle_schedule",
+                json!({"transition_steps": 0, "peak_value": 1.0}),
+                "config.args.transition_steps",
+            ),
+            (
+                "exponential_decay",
+                json!({"init_value": 1.0, "transition_steps": 5}),
+                "config.args.decay_rate",
+            ),
+            (
+                "constant_schedule",
+                json!({"value": 1.0, "vale": 2.0}),
+                "config.args.vale",
+            ),
+            (
+                "join_schedules",
+                json!({"boundaries": [1], "schedules": [
+                {"schedule": "constant_schedule", "args": {"value": 1.0}},
+                {"schedule": "constant_schedule"}]}),
+                "config.args.schedules[1].args",
+            ),
+            (
+                "join_schedules",
+                json!({"boundaries": [3, 3], "schedules": [
+                {"schedule": "constant_schedule", "args": {"value": 1.0}},
+                {"schedule": "constant_schedule", "args": {"value": 1.0}},
+                {"schedule": "constant_schedule", "args": {"value": 1.0}}]}),
+                "config.args.boundaries",
+            ),
+            ("adam", json!({}), "config.schedule"),
+        ];
+        for (name, args, field) in cases {
+            let err = try_lr(name, args, 2).unwrap_err();
+            assert_eq!(field_of(&err), field, "{name}: {err}");
+        }
+    }
+}

@@ -731,7 +731,6 @@ mod tests {
             | CompatError::Invalid { field, .. }
             | CompatError::Unsupported { field, .. }
             | CompatError::Schedule { field, .. } => field,
-            other => panic!("unexpected {other:?}"),
         }
     }
 
