@@ -14,13 +14,15 @@
 //! `SequentialLR` restarts each later scheduler at its milestone from the base lr (a
 //! `MultiplicativeLR` from the current lr), and `CosineAnnealingWarmRestarts.step(epoch)`
 //! finds the cycle with `int(math.log(...))`, which can land one cycle early or late
-//! exactly at a restart.
+//! exactly at a restart. A `MultiplicativeLR` whose factor varies is the running product
+//! of its factors ([`CumulativeProduct`], `O(t)` per value).
 
 use cadence::controllers::{Mode, PlateauConfig, Threshold};
 use cadence::{Amplitude, AmplitudeClock};
 use cadence::{
-    Anneal, Constant, Cosine, CosineRestarts, Cyclical, Exponential, Expr, Join, Linear, MultiStep,
-    OneCycle, Overrun, Phases, Polynomial, Product, Scale, Schedule, ScheduleSpec, Step, SwaAnneal,
+    Anneal, Constant, Cosine, CosineRestarts, CumulativeProduct, Cyclical, Exponential, Expr, Join,
+    Linear, MultiStep, OneCycle, Overrun, Phases, Polynomial, Product, Scale, Schedule,
+    ScheduleSpec, Step, SwaAnneal,
 };
 use serde_json::Value;
 
@@ -287,22 +289,25 @@ fn exponential(
     Ok(build(gamma_field, Exponential::new(base, gamma, 1))?.into())
 }
 
-/// `MultiplicativeLR`: `lr_t = lr_{t-1} * f(t)` from `lr_0 = base`.
+/// How many epochs of a varying `MultiplicativeLR` factor are multiplied out; past it the
+/// factor of this epoch repeats (see [`CumulativeProduct`]).
+pub(crate) const MULTIPLICATIVE_HORIZON: u64 = 1 << 20;
+
+/// `MultiplicativeLR`: `lr_t = lr_{t-1} * f(t)` from `lr_0 = base`. A constant factor is
+/// an exponential; a varying one is the running product of its values, exact for the
+/// first [`MULTIPLICATIVE_HORIZON`] epochs and `O(t)` to evaluate.
 fn multiplicative(args: &Fields<'_>, base: f64, path: &str) -> Result<ScheduleSpec, CompatError> {
     let lambda = expr(args)?;
-    if !lambda.is_constant() {
-        return Err(CompatError::Unsupported {
-            field: args.path_of("lr_lambda_src"),
-            detail: format!(
-                "MultiplicativeLR with a factor that depends on the epoch (`{}`) has no \
-                 closed form; only a constant factor is supported (write the running \
-                 product as a LambdaLR instead)",
-                lambda.source()
-            ),
-        });
+    if lambda.is_constant() {
+        let factor = lambda.eval(0.0);
+        return exponential(path, &args.path_of("lr_lambda_src"), base, factor);
     }
-    let factor = lambda.eval(0.0);
-    exponential(path, &args.path_of("lr_lambda_src"), base, factor)
+    let factors = Box::new(ScheduleSpec::from(lambda));
+    let product = build(
+        path,
+        CumulativeProduct::new(MULTIPLICATIVE_HORIZON, factors),
+    )?;
+    Ok(build(path, Scale::new(base, ScheduleSpec::from(product)))?.into())
 }
 
 fn expr(args: &Fields<'_>) -> Result<Expr, CompatError> {
@@ -788,6 +793,10 @@ mod tests {
         let args = json!({"lr_lambda_src": "lambda epoch: 0.5"});
         let lr = run("MultiplicativeLR", sgd(2.0), args, 4).lr;
         assert_close(&lr, &[2.0, 1.0, 0.5, 0.25]);
+        // A varying factor multiplies out: 1, 1 * 0.5, 0.5 * 0.25, ... (f(t) = 0.5^t).
+        let args = json!({"lr_lambda_src": "lambda epoch: 0.5 ** epoch"});
+        let lr = run("MultiplicativeLR", sgd(2.0), args, 4).lr;
+        assert_close(&lr, &[2.0, 1.0, 0.25, 0.25 * 0.125]);
         let args = json!({"lr_lambda_src": "lambda epoch: epoch ^ 2"});
         let err = try_run("LambdaLR", sgd(1.0), args, 3).unwrap_err();
         assert_eq!(field_of(&err), "config.args.lr_lambda_src", "{err}");
@@ -931,11 +940,6 @@ mod tests {
                 "CosineAnnealingWarmRestarts",
                 json!({"T_0": 5, "T_mult": 0}),
                 "config.args.T_mult",
-            ),
-            (
-                "MultiplicativeLR",
-                json!({"lr_lambda_src": "lambda e: 0.9 ** e"}),
-                "config.args.lr_lambda_src",
             ),
             ("NoSuchLR", json!({}), "config.scheduler"),
         ];
