@@ -106,6 +106,26 @@ pub(crate) fn port(config: &Fields<'_>) -> Result<Ported, CompatError> {
     }
 }
 
+/// Rejects unknown arguments. Every torch scheduler also takes `verbose` (ignored: it only
+/// prints) and `last_epoch`, of which only the default `-1` (a fresh start) is supported.
+fn only(args: &Fields<'_>, known: &[&str]) -> Result<(), CompatError> {
+    let mut all = known.to_vec();
+    all.extend(["verbose", "last_epoch"]);
+    args.only(&all)?;
+    args.bool_or("verbose", false)?;
+    match args.i64_or("last_epoch", -1)? {
+        -1 => Ok(()),
+        other => Err(CompatError::Unsupported {
+            field: args.path_of("last_epoch"),
+            detail: format!(
+                "last_epoch = {other} (resuming a torch scheduler); port the fresh schedule \
+                 and read it from step {}",
+                other + 1
+            ),
+        }),
+    }
+}
+
 /// `config.args`, or an empty object when absent.
 fn args_of<'a>(config: &Fields<'a>, empty: &'a Value) -> Result<Fields<'a>, CompatError> {
     match config.object("args")? {
@@ -125,13 +145,13 @@ fn schedule(
     let path = args.path().to_owned();
     Ok(match name {
         "StepLR" => {
-            args.only(&["step_size", "gamma"])?;
+            only(args, &["step_size", "gamma"])?;
             let step_size = positive_u64(args, "step_size")?;
             let gamma = args.f64_or("gamma", 0.1)?;
             build(&at("gamma"), Step::new(base, gamma, step_size as f64))?.into()
         }
         "MultiStepLR" => {
-            args.only(&["milestones", "gamma"])?;
+            only(args, &["milestones", "gamma"])?;
             // torch counts milestones in a Counter: order is free, repeats multiply twice.
             let mut milestones = args.u64_list("milestones")?;
             milestones.sort_unstable();
@@ -139,7 +159,7 @@ fn schedule(
             build(&at("gamma"), MultiStep::new(base, gamma, milestones))?.into()
         }
         "ConstantLR" => {
-            args.only(&["factor", "total_iters"])?;
+            only(args, &["factor", "total_iters"])?;
             let factor = args.f64_or("factor", 1.0 / 3.0)?;
             if !(0.0..=1.0).contains(&factor) {
                 return Err(CompatError::invalid(
@@ -166,7 +186,7 @@ fn schedule(
             }
         }
         "LinearLR" => {
-            args.only(&["start_factor", "end_factor", "total_iters"])?;
+            only(args, &["start_factor", "end_factor", "total_iters"])?;
             let start = args.f64_or("start_factor", 1.0 / 3.0)?;
             let end = args.f64_or("end_factor", 1.0)?;
             if !(start > 0.0 && start <= 1.0) {
@@ -191,12 +211,12 @@ fn schedule(
             }
         }
         "ExponentialLR" => {
-            args.only(&["gamma"])?;
+            only(args, &["gamma"])?;
             let gamma = args.f64("gamma")?;
             exponential(&path, &at("gamma"), base, gamma)?
         }
         "PolynomialLR" => {
-            args.only(&["total_iters", "power"])?;
+            only(args, &["total_iters", "power"])?;
             let power = args.f64_or("power", 1.0)?;
             match args.u64_or("total_iters", 5)? {
                 // torch returns the current lr whenever last_epoch > total_iters.
@@ -205,7 +225,7 @@ fn schedule(
             }
         }
         "CosineAnnealingLR" => {
-            args.only(&["T_max", "eta_min"])?;
+            only(args, &["T_max", "eta_min"])?;
             let t_max = positive_u64(args, "T_max")?;
             let eta_min = args.f64_or("eta_min", 0.0)?;
             // Past T_max torch keeps following the cosine: period 2 T_max.
@@ -223,16 +243,16 @@ fn schedule(
             .into()
         }
         "LambdaLR" => {
-            args.only(&["lr_lambda_src"])?;
+            only(args, &["lr_lambda_src"])?;
             let lambda = expr(args)?;
             build(&path, Scale::new(base, ScheduleSpec::from(lambda)))?.into()
         }
         "MultiplicativeLR" => {
-            args.only(&["lr_lambda_src"])?;
+            only(args, &["lr_lambda_src"])?;
             multiplicative(args, base, &path)?
         }
         "SWALR" => {
-            args.only(&["swa_lr", "anneal_epochs", "anneal_strategy"])?;
+            only(args, &["swa_lr", "anneal_epochs", "anneal_strategy"])?;
             let swa_lr = args.f64("swa_lr")?;
             let anneal_epochs = args.u64_or("anneal_epochs", 10)?;
             let anneal = anneal_of(args, "anneal_strategy")?;
@@ -336,7 +356,7 @@ fn anneal_of(args: &Fields<'_>, key: &str) -> Result<Anneal, CompatError> {
 
 /// `(T_0, T_mult, eta_min)` of `CosineAnnealingWarmRestarts`, checked as torch does.
 fn warm_restarts_args(args: &Fields<'_>) -> Result<(u64, u64, f64), CompatError> {
-    args.only(&["T_0", "T_mult", "eta_min"])?;
+    only(args, &["T_0", "T_mult", "eta_min"])?;
     let t_0 = positive_u64(args, "T_0")?;
     let t_mult = if args.has("T_mult") {
         positive_u64(args, "T_mult")?
@@ -376,16 +396,19 @@ fn warm_restarts_by_epoch(args: &Fields<'_>, base: f64) -> Result<ScheduleSpec, 
 
 /// `ReduceLROnPlateau`: the optimizer's lr scaled by a plateau controller.
 fn plateau(args: &Fields<'_>, base: f64) -> Result<Ported, CompatError> {
-    args.only(&[
-        "mode",
-        "factor",
-        "patience",
-        "threshold",
-        "threshold_mode",
-        "cooldown",
-        "min_lr",
-        "eps",
-    ])?;
+    only(
+        args,
+        &[
+            "mode",
+            "factor",
+            "patience",
+            "threshold",
+            "threshold_mode",
+            "cooldown",
+            "min_lr",
+            "eps",
+        ],
+    )?;
     let mode = match args.str_or("mode", "min")? {
         "min" => Mode::Min,
         "max" => Mode::Max,
@@ -444,18 +467,21 @@ fn plateau(args: &Fields<'_>, base: f64) -> Result<Ported, CompatError> {
 /// `CyclicLR`: triangular cycles between `base_lr` and `max_lr` (the optimizer's lr is
 /// replaced by `base_lr`), momentum cycled the other way unless `cycle_momentum = false`.
 fn cyclic(args: &Fields<'_>, optimizer: &Optimizer<'_>) -> Result<Ported, CompatError> {
-    args.only(&[
-        "base_lr",
-        "max_lr",
-        "step_size_up",
-        "step_size_down",
-        "mode",
-        "gamma",
-        "scale_mode",
-        "cycle_momentum",
-        "base_momentum",
-        "max_momentum",
-    ])?;
+    only(
+        args,
+        &[
+            "base_lr",
+            "max_lr",
+            "step_size_up",
+            "step_size_down",
+            "mode",
+            "gamma",
+            "scale_mode",
+            "cycle_momentum",
+            "base_momentum",
+            "max_momentum",
+        ],
+    )?;
     let path = args.path().to_owned();
     let up = args.u64_or("step_size_up", 2000)?;
     let down = args.u64_or("step_size_down", up)?;
@@ -514,20 +540,23 @@ fn cyclic(args: &Fields<'_>, optimizer: &Optimizer<'_>) -> Result<Ported, Compat
 /// final_div_factor`, torch's phase ends (`pct_start * total - 1`, ...); the optimizer's
 /// lr is ignored.
 fn one_cycle(args: &Fields<'_>, optimizer: &Optimizer<'_>) -> Result<Ported, CompatError> {
-    args.only(&[
-        "max_lr",
-        "total_steps",
-        "epochs",
-        "steps_per_epoch",
-        "pct_start",
-        "anneal_strategy",
-        "cycle_momentum",
-        "base_momentum",
-        "max_momentum",
-        "div_factor",
-        "final_div_factor",
-        "three_phase",
-    ])?;
+    only(
+        args,
+        &[
+            "max_lr",
+            "total_steps",
+            "epochs",
+            "steps_per_epoch",
+            "pct_start",
+            "anneal_strategy",
+            "cycle_momentum",
+            "base_momentum",
+            "max_momentum",
+            "div_factor",
+            "final_div_factor",
+            "three_phase",
+        ],
+    )?;
     let path = args.path().to_owned();
     let total = if args.has("total_steps") {
         args.u64("total_steps")?
@@ -624,7 +653,7 @@ fn members<'a>(
 /// the base lr through its closed form; `MultiplicativeLR` has none, so it continues from
 /// the lr in force just before its milestone.
 fn sequential(args: &Fields<'_>, base: f64) -> Result<ScheduleSpec, CompatError> {
-    args.only(&["schedulers", "milestones"])?;
+    only(args, &["schedulers", "milestones"])?;
     let empty = Value::Object(Default::default());
     let members = members(args, &empty)?;
     let milestones = args.u64_list("milestones")?;
@@ -636,6 +665,13 @@ fn sequential(args: &Fields<'_>, base: f64) -> Result<ScheduleSpec, CompatError>
                 "needs one fewer milestone than schedulers ({} schedulers)",
                 members.len()
             ),
+        ));
+    }
+    if let Some(i) = milestones.iter().position(|&m| m == 0) {
+        return Err(CompatError::invalid(
+            &format!("{}[{i}]", args.path_of("milestones")),
+            0,
+            "a milestone must be >= 1 (torch never restarts a scheduler at step 0)",
         ));
     }
     let mut pieces: Vec<ScheduleSpec> = Vec::with_capacity(members.len());
@@ -667,7 +703,7 @@ fn sequential(args: &Fields<'_>, base: f64) -> Result<ScheduleSpec, CompatError>
 /// step, so the result is the base lr times the product of the members' factor
 /// schedules. Only members whose torch update is a pure multiplication qualify.
 fn chained(args: &Fields<'_>, base: f64) -> Result<ScheduleSpec, CompatError> {
-    args.only(&["schedulers", "optimizer"])?;
+    only(args, &["schedulers", "optimizer"])?;
     const MULTIPLICATIVE: [&str; 7] = [
         "ConstantLR",
         "LinearLR",
@@ -743,7 +779,8 @@ mod tests {
     fn defaults_follow_torch() {
         // StepLR gamma = 0.1; ConstantLR factor = 1/3 for 5 steps; LinearLR 1/3 -> 1 over
         // 5; PolynomialLR 5 steps, power 1; SWALR 10 cosine epochs.
-        let step = run("StepLR", sgd(1.0), json!({"step_size": 3}), 7);
+        let args = json!({"step_size": 3, "verbose": false, "last_epoch": -1});
+        let step = run("StepLR", sgd(1.0), args, 7);
         assert_close(&step.lr, &[1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.01]);
         let constant = run("ConstantLR", sgd(0.3), json!({}), 7);
         assert_close(&constant.lr, &[0.1, 0.1, 0.1, 0.1, 0.1, 0.3, 0.3]);
@@ -942,6 +979,23 @@ mod tests {
                 "config.args.T_mult",
             ),
             ("NoSuchLR", json!({}), "config.scheduler"),
+            (
+                "StepLR",
+                json!({"step_size": 1, "last_epoch": 4}),
+                "config.args.last_epoch",
+            ),
+            (
+                "StepLR",
+                json!({"step_size": 1, "verbose": "yes"}),
+                "config.args.verbose",
+            ),
+            (
+                "SequentialLR",
+                json!({"schedulers": [{"scheduler": "StepLR", "args": {"step_size": 1}},
+                                      {"scheduler": "StepLR", "args": {"step_size": 1}}],
+                       "milestones": [0]}),
+                "config.args.milestones[0]",
+            ),
         ];
         for (name, args, field) in cases {
             let err = try_run(name, sgd(0.1), args, 2).unwrap_err();
