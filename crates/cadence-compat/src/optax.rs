@@ -305,10 +305,16 @@ fn warmup(a: &Fields<'_>, next: ScheduleSpec) -> Result<ScheduleSpec, CompatErro
     .into())
 }
 
+/// `warmup_steps`: 0 is no warmup (optax's zero-length ramp is joined at step 0 and never
+/// read). A negative one would make optax read the next schedule `|warmup_steps|` steps
+/// ahead; that is rejected rather than guessed.
 fn warmup_steps(a: &Fields<'_>) -> Result<u64, CompatError> {
-    // optax's linear_schedule with non-positive transition_steps is constant init_value,
-    // but it is joined at that boundary, so it is never read: no warmup.
-    Ok(transition_steps(a, "warmup_steps")?.unwrap_or(0))
+    a.required("warmup_steps")?;
+    let n = a.i64_or("warmup_steps", 0)?;
+    u64::try_from(n).map_err(|_| CompatError::Unsupported {
+        field: a.path_of("warmup_steps"),
+        detail: format!("a negative warmup ({n} steps)"),
+    })
 }
 
 /// `warmup_cosine_decay_schedule`: the cosine decays over `decay_steps - warmup_steps`
@@ -588,6 +594,11 @@ mod tests {
                 "config.args.boundaries",
             ),
             ("adam", json!({}), "config.schedule"),
+            (
+                "warmup_constant_schedule",
+                json!({"init_value": 0.0, "peak_value": 1.0, "warmup_steps": -2}),
+                "config.args.warmup_steps",
+            ),
         ];
         for (name, args, field) in cases {
             let err = try_lr(name, args, 2).unwrap_err();

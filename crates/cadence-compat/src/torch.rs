@@ -46,9 +46,9 @@ impl<'a> Optimizer<'a> {
         Ok(Optimizer { fields, lr })
     }
 
-    /// The optimizer's momentum as torch's momentum-cycling schedulers see it: `betas[0]`
-    /// for Adam-style optimizers, `momentum` for SGD-style ones. Only used to check that the
-    /// optimizer has one; the cycled values come from the scheduler's own arguments.
+    /// Checks that the optimizer has the momentum that torch's `cycle_momentum` rewrites:
+    /// `betas[0]` for Adam-style optimizers, `momentum` for SGD-style ones (torch raises
+    /// otherwise). The cycled values themselves come from the scheduler's arguments.
     fn check_cycles_momentum(&self) -> Result<(), CompatError> {
         if self.fields.has("betas") {
             let betas = self.fields.f64_list("betas")?;
@@ -120,7 +120,7 @@ fn only(args: &Fields<'_>, known: &[&str]) -> Result<(), CompatError> {
             detail: format!(
                 "last_epoch = {other} (resuming a torch scheduler); port the fresh schedule \
                  and read it from step {}",
-                other + 1
+                other.saturating_add(1)
             ),
         }),
     }
