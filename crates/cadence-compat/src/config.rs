@@ -31,6 +31,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The path of this object itself.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The keys of this object, in the file's order.
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.map.keys().map(String::as_str)
+    }
+
     /// The path of `key` inside this object.
     pub fn path_of(&self, key: &str) -> String {
         join(&self.path, key)

@@ -190,6 +190,8 @@ registry! {
     Accumulate(Accumulate<Box<ScheduleSpec>>) = "accumulate",
     /// [`Noise`]
     Noise(Noise<Box<ScheduleSpec>>) = "noise",
+    /// [`CumulativeProduct`]
+    CumulativeProduct(CumulativeProduct<Box<ScheduleSpec>>) = "cumulative_product",
 }
 
 #[cfg(all(test, feature = "serde"))]

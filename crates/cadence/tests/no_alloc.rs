@@ -4,11 +4,11 @@
 
 use cadence::testing::telling_steps;
 use cadence::{
-    Accumulate, Anneal, Clamp, Constant, Cosine, CosineRestarts, Cyclical, DecayLength, Delay,
-    Exponential, Expr, InverseSqrt, InverseTime, Join, Linear, MultiStep, Noise, NoiseKind,
-    OnFraction, OneCycle, Overrun, PerEpoch, PiecewiseConstant, PiecewiseInterpolate, Polynomial,
-    Product, Repeat, Restarts, Scale, Schedule, ScheduleExt, ScheduleSpec, Step, SwaAnneal, Tanh,
-    Warmup, WarmupMode, WarmupStableDecay,
+    Accumulate, Anneal, Clamp, Constant, Cosine, CosineRestarts, CumulativeProduct, Cyclical,
+    DecayLength, Delay, Exponential, Expr, InverseSqrt, InverseTime, Join, Linear, MultiStep,
+    Noise, NoiseKind, OnFraction, OneCycle, Overrun, PerEpoch, PiecewiseConstant,
+    PiecewiseInterpolate, Polynomial, Product, Repeat, Restarts, Scale, Schedule, ScheduleExt,
+    ScheduleSpec, Step, SwaAnneal, Tanh, Warmup, WarmupMode, WarmupStableDecay,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -105,6 +105,7 @@ fn every_kind() -> Vec<ScheduleSpec> {
         spec(Cyclical::new(0.1, 1.0, 10, 20).unwrap()),
         spec(WarmupStableDecay::new(1.0, 0.01, 10, 100, DecayLength::Fraction(0.2)).unwrap()),
         spec(SwaAnneal::new(1.0, 0.1, 10, Anneal::Cosine).unwrap()),
+        spec(CumulativeProduct::new(1_000, Box::new(leaf())).unwrap()),
         spec(
             Noise::new(
                 Box::new(leaf()),

@@ -18,6 +18,7 @@
 //! | [`PerEpoch`] | `t / steps_per_epoch` (continuous) | the child counted in epochs |
 //! | [`OnFraction`] | `t / total_steps` (continuous) | the child on the fraction `[0, 1]` |
 //! | [`Accumulate`] | `floor(t / micro_steps)` | the child per optimizer step |
+//! | [`CumulativeProduct`] | each step `1..=t` | the running product of the child (`O(t)`) |
 //!
 //! Continuous time passes through: every combinator's `value_at(t)` calls its child's
 //! `value_at` with the child's own (possibly fractional) time.
@@ -25,12 +26,14 @@
 //! [`ScheduleExt`] adds the same combinators as chainable methods to every schedule.
 
 mod arithmetic;
+mod cumulative;
 mod join;
 mod time;
 mod units;
 mod warmup;
 
 pub use arithmetic::{Clamp, Product, Scale};
+pub use cumulative::CumulativeProduct;
 pub use join::Join;
 pub use time::{Delay, Repeat, Restarts};
 pub use units::{Accumulate, OnFraction, PerEpoch};
