@@ -1,13 +1,384 @@
-//! timm schedulers ported to cadence.
+//! timm schedulers (`timm.scheduler.*`) ported to cadence.
+//!
+//! timm evaluates `_get_lr(t)` at `t = i` for the `i`-th read (per epoch or per update:
+//! the same clock either way), so step `i` of the port is timm's `t = i`. The warmup is
+//! linear from `warmup_lr_init` over `warmup_t` steps; with `warmup_prefix` the schedule's
+//! clock starts after it ([`WarmupMode::Prefix`]), otherwise the warmup overlays the
+//! schedule's first steps ([`WarmupMode::Overlay`]).
+
+use cadence::controllers::{PlateauConfig, Threshold};
+use cadence::{
+    Anneal, Constant, Cosine, CosineRestarts, DecayLength, MultiStep, Polynomial, Restarts,
+    Schedule, ScheduleSpec, Step, Tanh, Warmup, WarmupMode, WarmupStableDecay,
+};
+use serde_json::{Map, Value};
 
 use crate::config::Fields;
-use crate::{CompatError, Ported};
+use crate::transformers::{base_lr, mode};
+use crate::{CompatError, ControllerRule, Ported, PortedController, build};
 
-/// Ports a timm config (`config.scheduler`, `config.args`, ...).
+const SCHEDULERS: &str = "CosineLRScheduler, TanhLRScheduler, PolyLRScheduler, \
+    StepLRScheduler, MultiStepLRScheduler, PlateauLRScheduler, WSDLRScheduler";
+
+/// Arguments every timm scheduler takes besides its own.
+const COMMON: &[&str] = &[
+    "t_in_epochs",
+    "noise_range_t",
+    "noise_pct",
+    "noise_std",
+    "noise_seed",
+    "initialize",
+];
+
+/// Ports a timm config (`config.scheduler`, `config.optimizer.lr`, `config.args`).
 pub(crate) fn port(config: &Fields<'_>) -> Result<Ported, CompatError> {
+    config.only(&["scheduler", "optimizer", "args", "driver"])?;
     let name = config.str("scheduler")?;
-    Err(CompatError::Unsupported {
-        field: config.path_of("scheduler"),
-        detail: format!("`{name}` is not supported"),
+    let lr = base_lr(config)?;
+    let empty = Value::Object(Map::new());
+    let args = match config.object("args")? {
+        Some(args) => args,
+        None => Fields::new(config.path_of("args"), &empty)?,
+    };
+    let known = |own: &[&str]| {
+        let mut all = own.to_vec();
+        all.extend_from_slice(COMMON);
+        args.only(&all)
+    };
+    if args.has("noise_range_t") {
+        return Err(CompatError::Unsupported {
+            field: args.path_of("noise_range_t"),
+            detail: "timm's lr noise draws from torch's random generator and cannot be \
+                     reproduced; set noise_range_t to null (cadence's own `noise` \
+                     combinator adds seeded noise)"
+                .to_owned(),
+        });
+    }
+    let timm = Timm { lr, args: &args };
+    match name {
+        "CosineLRScheduler" | "TanhLRScheduler" | "PolyLRScheduler" => {
+            let shape = match name {
+                "CosineLRScheduler" => {
+                    known(&[CYCLES, &["k_decay"]].concat())?;
+                    Shape::Cosine {
+                        k_decay: args.f64_or("k_decay", 1.0)?,
+                    }
+                }
+                "TanhLRScheduler" => {
+                    known(&[CYCLES, &["lb", "ub"]].concat())?;
+                    Shape::Tanh {
+                        lb: args.f64_or("lb", -7.0)?,
+                        ub: args.f64_or("ub", 3.0)?,
+                    }
+                }
+                _ => {
+                    known(&[CYCLES, &["power", "k_decay"]].concat())?;
+                    Shape::Poly {
+                        power: args.f64_or("power", 0.5)?,
+                        k_decay: args.f64_or("k_decay", 1.0)?,
+                    }
+                }
+            };
+            timm.cycles(shape).map(Ported::lr)
+        }
+        "StepLRScheduler" => {
+            known(&[
+                "decay_t",
+                "decay_rate",
+                "warmup_t",
+                "warmup_lr_init",
+                "warmup_prefix",
+            ])?;
+            let step = Step::new(lr, args.f64_or("decay_rate", 1.0)?, args.f64("decay_t")?);
+            timm.warmup(build(&args.path_of("decay_t"), step)?.into(), None)
+                .map(Ported::lr)
+        }
+        "MultiStepLRScheduler" => {
+            known(&[
+                "decay_t",
+                "decay_rate",
+                "warmup_t",
+                "warmup_lr_init",
+                "warmup_prefix",
+            ])?;
+            // timm: decay_rate ** bisect_right(decay_t, t + 1): each milestone one step early.
+            let milestones = args
+                .u64_list("decay_t")?
+                .into_iter()
+                .map(|m| m.saturating_sub(1))
+                .collect();
+            let multi = MultiStep::new(lr, args.f64_or("decay_rate", 1.0)?, milestones);
+            let multi = build(&args.path_of("decay_t"), multi)?;
+            timm.warmup(multi.into(), None).map(Ported::lr)
+        }
+        "PlateauLRScheduler" => {
+            known(&[
+                "decay_rate",
+                "patience_t",
+                "verbose",
+                "threshold",
+                "cooldown_t",
+                "warmup_t",
+                "warmup_lr_init",
+                "lr_min",
+                "mode",
+                "noise_type",
+            ])?;
+            plateau(&timm)
+        }
+        "WSDLRScheduler" => {
+            known(&[
+                "t_initial",
+                "decay_t",
+                "lr_min",
+                "stable_fn",
+                "stable_timescale",
+                "stable_power",
+                "decay_fn",
+                "decay_power",
+                "decay_ratio",
+                "warmup_t",
+                "warmup_lr_init",
+            ])?;
+            wsd(&timm).map(Ported::lr)
+        }
+        other => Err(CompatError::Unsupported {
+            field: config.path_of("scheduler"),
+            detail: format!("`{other}` (supported: {SCHEDULERS})"),
+        }),
+    }
+}
+
+/// The cycle arguments of the cosine, tanh and poly schedulers.
+const CYCLES: &[&str] = &[
+    "t_initial",
+    "lr_min",
+    "cycle_mul",
+    "cycle_decay",
+    "cycle_limit",
+    "warmup_t",
+    "warmup_lr_init",
+    "warmup_prefix",
+];
+
+/// The curve of one cycle.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Cosine { k_decay: f64 },
+    Tanh { lb: f64, ub: f64 },
+    Poly { power: f64, k_decay: f64 },
+}
+
+struct Timm<'f, 'a> {
+    lr: f64,
+    args: &'f Fields<'a>,
+}
+
+impl Timm<'_, '_> {
+    fn field(&self, key: &str) -> String {
+        self.args.path_of(key)
+    }
+
+    /// timm's warmup: `warmup_lr_init + t * (target - warmup_lr_init) / warmup_t` for
+    /// `t < warmup_t`, aimed at the base lr unless `target` says otherwise.
+    fn warmup(
+        &self,
+        schedule: ScheduleSpec,
+        target: Option<f64>,
+    ) -> Result<ScheduleSpec, CompatError> {
+        let steps = self.args.u64_or("warmup_t", 0)?;
+        if steps == 0 {
+            return Ok(schedule);
+        }
+        let mode = if self.args.bool_or("warmup_prefix", false)? {
+            WarmupMode::Prefix
+        } else {
+            WarmupMode::Overlay
+        };
+        let init = self.args.f64_or("warmup_lr_init", 0.0)?;
+        let warm = Warmup::new(Anneal::Linear, steps, init, mode, schedule)
+            .and_then(|s| s.with_target(target.unwrap_or(self.lr)));
+        build(&self.field("warmup_t"), warm).map(ScheduleSpec::from)
+    }
+
+    /// Cosine, tanh and poly: cycle `i` runs the shape from `lr * cycle_decay^i` to
+    /// `lr_min` over `t_initial * cycle_mul^i` steps; after `cycle_limit` cycles, `lr_min`.
+    fn cycles(&self, shape: Shape) -> Result<ScheduleSpec, CompatError> {
+        let a = self.args;
+        let t_initial = a.u64("t_initial")?;
+        if t_initial == 0 {
+            return Err(CompatError::invalid(
+                &self.field("t_initial"),
+                0,
+                "must be > 0",
+            ));
+        }
+        let lr_min = a.f64_or("lr_min", 0.0)?;
+        let mul = a.f64_or("cycle_mul", 1.0)?;
+        let decay = a.f64_or("cycle_decay", 1.0)?;
+        let limit = a.u64_or("cycle_limit", 1)?;
+        let field = self.field("t_initial");
+        let one: ScheduleSpec = match shape {
+            Shape::Cosine { k_decay } => build(
+                &field,
+                Cosine::new(self.lr, lr_min, t_initial).and_then(|c| c.with_k_decay(k_decay)),
+            )?
+            .into(),
+            Shape::Tanh { lb, ub } => build(
+                &field,
+                Tanh::new(self.lr, lr_min, t_initial).and_then(|c| c.with_bounds(lb, ub)),
+            )?
+            .into(),
+            Shape::Poly { power, k_decay } => build(
+                &field,
+                Polynomial::new(self.lr, lr_min, power, t_initial)
+                    .and_then(|c| c.with_k_decay(k_decay)),
+            )?
+            .into(),
+        };
+        let unsupported = |detail: &str| CompatError::Unsupported {
+            field: self.field("cycle_mul"),
+            detail: detail.to_owned(),
+        };
+        let schedule: ScheduleSpec = match (limit, shape) {
+            // timm: no cycle at all when cycle_limit = 0, only lr_min.
+            (0, _) => build(&self.field("lr_min"), Constant::new(lr_min))?.into(),
+            // One cycle: cycle_mul and cycle_decay never act.
+            (1, _) => one,
+            (_, Shape::Cosine { k_decay }) if k_decay == 1.0 => build(
+                &self.field("cycle_limit"),
+                CosineRestarts::new(self.lr, lr_min, t_initial as f64)
+                    .and_then(|s| s.with_period_mult(mul))
+                    .and_then(|s| s.with_peak_decay(decay))
+                    .and_then(|s| s.with_cycles(limit)),
+            )?
+            .into(),
+            (_, Shape::Tanh { .. }) if decay != 1.0 => {
+                return Err(CompatError::Unsupported {
+                    field: self.field("cycle_decay"),
+                    detail: format!(
+                        "{decay} with tanh cycles: timm decays the tanh's nominal peak, \
+                         which cadence's restarts do not express (cycle_decay = 1 works)"
+                    ),
+                });
+            }
+            _ if mul == 1.0 => build(
+                &self.field("cycle_limit"),
+                Restarts::new(t_initial, decay, Some(limit), Box::new(one)),
+            )?
+            .into(),
+            (_, Shape::Cosine { .. }) => {
+                return Err(unsupported(
+                    "cycle_mul != 1 together with k_decay != 1 and several cycles",
+                ));
+            }
+            _ => {
+                return Err(unsupported(
+                    "cycle_mul != 1 with several tanh or poly cycles",
+                ));
+            }
+        };
+        // timm's tanh warmup aims at base lr with a prefix, else at the lr at warmup_t.
+        let target = match shape {
+            Shape::Tanh { .. } if !a.bool_or("warmup_prefix", false)? => {
+                Some(schedule.value(a.u64_or("warmup_t", 0)?))
+            }
+            _ => None,
+        };
+        self.warmup(schedule, target)
+    }
+}
+
+/// `PlateauLRScheduler`: torch's plateau rule (relative threshold) on a linear warmup to
+/// the base lr, fed only after the warmup.
+fn plateau(timm: &Timm<'_, '_>) -> Result<Ported, CompatError> {
+    let a = timm.args;
+    let warmup_t = a.u64_or("warmup_t", 0)?;
+    let base = build(&timm.field("warmup_t"), Constant::new(timm.lr))?.into();
+    let lr = if warmup_t == 0 {
+        base
+    } else {
+        let warm = Warmup::new(
+            Anneal::Linear,
+            warmup_t,
+            a.f64_or("warmup_lr_init", 0.0)?,
+            WarmupMode::Prefix,
+            base,
+        );
+        build(&timm.field("warmup_t"), warm)?.into()
+    };
+    let d = PlateauConfig::default();
+    let rule = ControllerRule::Plateau(PlateauConfig {
+        mode: mode(a, "max")?,
+        factor: a.f64_or("decay_rate", 0.1)?,
+        patience: a.u64_or("patience_t", 10)?,
+        threshold: Threshold::Rel(a.f64_or("threshold", 1e-4)?),
+        cooldown: a.u64_or("cooldown_t", 0)?,
+        min_value: a.f64_or("lr_min", 0.0)?,
+        ..d
+    });
+    Ok(Ported {
+        lr,
+        momentum: None,
+        controller: Some(PortedController {
+            rule,
+            ignore_until: warmup_t,
+        }),
     })
+}
+
+/// `WSDLRScheduler`: a prefix warmup, then `t_initial` steps of which the last `decay_t`
+/// anneal to `lr_min`; `lr_min` after.
+fn wsd(timm: &Timm<'_, '_>) -> Result<ScheduleSpec, CompatError> {
+    let a = timm.args;
+    let stable_fn = a.str_or("stable_fn", "constant")?;
+    if stable_fn != "constant" {
+        return Err(CompatError::Unsupported {
+            field: timm.field("stable_fn"),
+            detail: format!("`{stable_fn}` (supported: constant)"),
+        });
+    }
+    let decay_fn = a.str_or("decay_fn", "1-sqrt")?;
+    let power = a.f64_or("decay_power", 0.5)?;
+    let anneal = match decay_fn {
+        "linear" => Anneal::Linear,
+        "1-sqrt" => Anneal::Sqrt,
+        "cosine" => Anneal::Cosine,
+        "power" if power == 0.5 => Anneal::Sqrt,
+        "power" if power == 1.0 => Anneal::Linear,
+        "power" if power == 2.0 => Anneal::Square,
+        "power" => {
+            return Err(CompatError::Unsupported {
+                field: timm.field("decay_power"),
+                detail: format!("{power} (supported: 0.5, 1, 2)"),
+            });
+        }
+        other => {
+            return Err(CompatError::Unsupported {
+                field: timm.field("decay_fn"),
+                detail: format!("`{other}` (supported: linear, 1-sqrt, cosine, power)"),
+            });
+        }
+    };
+    let t_initial = a.u64("t_initial")?;
+    let decay_t = a.u64("decay_t")?;
+    if decay_t == 0 || decay_t > t_initial {
+        return Err(CompatError::invalid(
+            &timm.field("decay_t"),
+            decay_t,
+            format!("must be in (0, t_initial = {t_initial}]"),
+        ));
+    }
+    let warmup_t = a.u64_or("warmup_t", 0)?;
+    let init = a.f64_or("warmup_lr_init", 0.0)?;
+    let wsd = WarmupStableDecay::new(
+        timm.lr,
+        a.f64_or("lr_min", 0.0)?,
+        warmup_t,
+        warmup_t + t_initial,
+        DecayLength::Steps(decay_t),
+    )
+    .and_then(|s| s.with_init(init))
+    .and_then(|s| s.with_decay_anneal(anneal));
+    build(&timm.field("t_initial"), wsd).map(ScheduleSpec::from)
 }
