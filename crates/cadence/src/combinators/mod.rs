@@ -25,12 +25,14 @@
 //! [`ScheduleExt`] adds the same combinators as chainable methods to every schedule.
 
 mod arithmetic;
+mod cycles;
 mod join;
 mod time;
 mod units;
 mod warmup;
 
 pub use arithmetic::{Clamp, Product, Scale};
+pub use cycles::Cycles;
 pub use join::Join;
 pub use time::{Delay, Repeat, Restarts};
 pub use units::{Accumulate, OnFraction, PerEpoch};
@@ -381,6 +383,7 @@ macro_rules! spec_from_generic {
 
 spec_from_generic!(
     Warmup, Join, Product, Scale, Clamp, Delay, Repeat, Restarts, PerEpoch, OnFraction, Accumulate,
+    Cycles,
 );
 
 #[cfg(test)]
