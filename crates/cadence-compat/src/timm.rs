@@ -8,8 +8,8 @@
 
 use cadence::controllers::{PlateauConfig, Threshold};
 use cadence::{
-    Anneal, Constant, Cosine, CosineRestarts, DecayLength, MultiStep, Polynomial, Restarts,
-    Schedule, ScheduleSpec, Step, Tanh, Warmup, WarmupMode, WarmupStableDecay,
+    Anneal, Constant, Cosine, Cycles, DecayLength, MultiStep, Polynomial, Schedule, ScheduleSpec,
+    Step, Tanh, Warmup, WarmupMode, WarmupStableDecay,
 };
 use serde_json::{Map, Value};
 
@@ -203,6 +203,7 @@ impl Timm<'_, '_> {
 
     /// Cosine, tanh and poly: cycle `i` runs the shape from `lr * cycle_decay^i` to
     /// `lr_min` over `t_initial * cycle_mul^i` steps; after `cycle_limit` cycles, `lr_min`.
+    /// One cycle is the family itself; several are [`Cycles`] of the family's unit shape.
     fn cycles(&self, shape: Shape) -> Result<ScheduleSpec, CompatError> {
         let a = self.args;
         let t_initial = a.u64("t_initial")?;
@@ -214,71 +215,23 @@ impl Timm<'_, '_> {
             ));
         }
         let lr_min = a.f64_or("lr_min", 0.0)?;
-        let mul = a.f64_or("cycle_mul", 1.0)?;
-        let decay = a.f64_or("cycle_decay", 1.0)?;
         let limit = a.u64_or("cycle_limit", 1)?;
-        let field = self.field("t_initial");
-        let one: ScheduleSpec = match shape {
-            Shape::Cosine { k_decay } => build(
-                &field,
-                Cosine::new(self.lr, lr_min, t_initial).and_then(|c| c.with_k_decay(k_decay)),
-            )?
-            .into(),
-            Shape::Tanh { lb, ub } => build(
-                &field,
-                Tanh::new(self.lr, lr_min, t_initial).and_then(|c| c.with_bounds(lb, ub)),
-            )?
-            .into(),
-            Shape::Poly { power, k_decay } => build(
-                &field,
-                Polynomial::new(self.lr, lr_min, power, t_initial)
-                    .and_then(|c| c.with_k_decay(k_decay)),
-            )?
-            .into(),
-        };
-        let unsupported = |detail: &str| CompatError::Unsupported {
-            field: self.field("cycle_mul"),
-            detail: detail.to_owned(),
-        };
-        let schedule: ScheduleSpec = match (limit, shape) {
+        let schedule: ScheduleSpec = match limit {
             // timm: no cycle at all when cycle_limit = 0, only lr_min.
-            (0, _) => build(&self.field("lr_min"), Constant::new(lr_min))?.into(),
+            0 => build(&self.field("lr_min"), Constant::new(lr_min))?.into(),
             // One cycle: cycle_mul and cycle_decay never act.
-            (1, _) => one,
-            (_, Shape::Cosine { k_decay }) if k_decay == 1.0 => build(
-                &self.field("cycle_limit"),
-                CosineRestarts::new(self.lr, lr_min, t_initial as f64)
-                    .and_then(|s| s.with_period_mult(mul))
-                    .and_then(|s| s.with_peak_decay(decay))
-                    .and_then(|s| s.with_cycles(limit)),
-            )?
-            .into(),
-            (_, Shape::Tanh { .. }) if decay != 1.0 => {
-                return Err(CompatError::Unsupported {
-                    field: self.field("cycle_decay"),
-                    detail: format!(
-                        "{decay} with tanh cycles: timm decays the tanh's nominal peak, \
-                         which cadence's restarts do not express (cycle_decay = 1 works)"
-                    ),
-                });
-            }
-            _ if mul == 1.0 => build(
-                &self.field("cycle_limit"),
-                Restarts::new(t_initial, decay, Some(limit), Box::new(one)),
-            )?
-            .into(),
-            (_, Shape::Cosine { .. }) => {
-                return Err(unsupported(
-                    "cycle_mul != 1 together with k_decay != 1 and several cycles",
-                ));
-            }
+            1 => shape.curve(self.lr, lr_min, t_initial, &self.field("t_initial"))?,
             _ => {
-                return Err(unsupported(
-                    "cycle_mul != 1 with several tanh or poly cycles",
-                ));
+                let unit = shape.curve(1.0, 0.0, 1, &self.field("t_initial"))?;
+                let (mul, decay) = (a.f64_or("cycle_mul", 1.0)?, a.f64_or("cycle_decay", 1.0)?);
+                let cycles = Cycles::new(self.lr, lr_min, t_initial as f64, Box::new(unit))
+                    .and_then(|c| c.with_period_mult(mul))
+                    .and_then(|c| c.with_peak_decay(decay))
+                    .and_then(|c| c.with_cycles(Some(limit)));
+                build(&self.field("cycle_limit"), cycles)?.into()
             }
         };
-        // timm's tanh warmup aims at base lr with a prefix, else at the lr at warmup_t.
+        // timm's tanh warmup aims at the base lr with a prefix, else at the lr at warmup_t.
         let target = match shape {
             Shape::Tanh { .. } if !a.bool_or("warmup_prefix", false)? => {
                 Some(schedule.value(a.u64_or("warmup_t", 0)?))
@@ -286,6 +239,35 @@ impl Timm<'_, '_> {
             _ => None,
         };
         self.warmup(schedule, target)
+    }
+}
+
+impl Shape {
+    /// The family from `peak` to `end` over `steps`.
+    fn curve(
+        self,
+        peak: f64,
+        end: f64,
+        steps: u64,
+        field: &str,
+    ) -> Result<ScheduleSpec, CompatError> {
+        Ok(match self {
+            Shape::Cosine { k_decay } => build(
+                field,
+                Cosine::new(peak, end, steps).and_then(|c| c.with_k_decay(k_decay)),
+            )?
+            .into(),
+            Shape::Tanh { lb, ub } => build(
+                field,
+                Tanh::new(peak, end, steps).and_then(|c| c.with_bounds(lb, ub)),
+            )?
+            .into(),
+            Shape::Poly { power, k_decay } => build(
+                field,
+                Polynomial::new(peak, end, power, steps).and_then(|c| c.with_k_decay(k_decay)),
+            )?
+            .into(),
+        })
     }
 }
 

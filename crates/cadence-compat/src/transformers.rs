@@ -7,8 +7,8 @@
 
 use cadence::controllers::{GreedyConfig, Mode, PlateauConfig, Threshold};
 use cadence::{
-    Anneal, Constant, Cosine, CosineRestarts, DecayLength, InverseSqrt, Linear, Overrun,
-    Polynomial, ScheduleSpec, Warmup, WarmupMode, WarmupStableDecay,
+    Anneal, Constant, Cosine, CosineRestarts, Cycles, DecayLength, InverseSqrt, Linear, Overrun,
+    PiecewiseInterpolate, Polynomial, ScheduleSpec, Warmup, WarmupMode, WarmupStableDecay,
 };
 use serde_json::{Map, Value};
 
@@ -55,9 +55,14 @@ pub(crate) fn port(config: &Fields<'_>) -> Result<Ported, CompatError> {
         }
         "linear" => {
             kw.only(&[])?;
-            let span = hf.decay_span()?;
-            hf.warmup(hf.build(Linear::new(lr, 0.0, span))?)
-                .map(Ported::lr)
+            // transformers: max(0, (T - i) / max(1, T - W)), which is 0 from W on if T <= W.
+            let (w, total) = (hf.warmup_steps()?, hf.training_steps()?);
+            let decay = if total > w {
+                hf.build(Linear::new(lr, 0.0, total - w))?
+            } else {
+                hf.build(Constant::new(0.0))?
+            };
+            hf.warmup(decay).map(Ported::lr)
         }
         "cosine" => {
             kw.only(&["num_cycles"])?;
@@ -181,19 +186,22 @@ impl Hf<'_, '_> {
         if cycles <= 0.0 {
             return Err(CompatError::invalid(&field, cycles, "must be > 0"));
         }
-        // One half wave lasts span / (2 num_cycles) steps.
+        // One half wave lasts span / (2 num_cycles) steps: a periodic cosine when that is
+        // a whole number of steps, else cycles of one full wave, span / num_cycles long.
         let half = span as f64 / (2.0 * cycles);
-        if half.fract() != 0.0 || half < 1.0 {
-            return Err(CompatError::Unsupported {
-                field,
-                detail: format!(
-                    "a cosine half wave of {half} steps (decay steps {span} / (2 * num_cycles)); \
-                     cadence's periodic cosine needs a whole number of steps"
-                ),
-            });
+        if half.fract() == 0.0 && half >= 1.0 {
+            let cos =
+                Cosine::new(self.lr, end, half as u64).map(|c| c.with_overrun(Overrun::Continue));
+            return self.build(cos);
         }
-        let cos = Cosine::new(self.lr, end, half as u64).map(|c| c.with_overrun(Overrun::Continue));
-        self.build(cos)
+        let wave = PiecewiseInterpolate::new(
+            vec![(0.0, 1.0), (0.5, 0.0), (1.0, 1.0)],
+            Anneal::Cosine.into(),
+        )
+        .map(ScheduleSpec::from)
+        .map(Box::new);
+        let waves = wave.and_then(|w| Cycles::new(self.lr, end, 2.0 * half, w));
+        build(&field, waves).map(ScheduleSpec::from)
     }
 
     /// `min_lr` or `lr * min_lr_rate`: exactly one of the two must be given.
@@ -421,4 +429,200 @@ fn greedy(kw: &Fields<'_>) -> Result<ControllerRule, CompatError> {
         window,
         reset_after,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{CompatError, eval_case};
+    use cadence::testing::close;
+    use serde_json::{Value, json};
+    use std::f64::consts::PI;
+
+    fn run(scheduler: &str, args: Value, steps: u64) -> Result<Vec<f64>, CompatError> {
+        eval_case(
+            &json!({"source": "transformers", "steps": steps, "config": {
+            "scheduler": scheduler, "optimizer": {"type": "SGD", "lr": 0.1}, "args": args}}),
+        )
+        .map(|t| t.lr)
+    }
+
+    /// Compares every step with the peer's lambda (written out from its definition).
+    fn check(scheduler: &str, args: Value, steps: u64, lambda: impl Fn(f64) -> f64) {
+        let lr = run(scheduler, args, steps).unwrap();
+        for (i, got) in lr.iter().enumerate() {
+            let want = 0.1 * lambda(i as f64);
+            assert!(
+                close(*got, want, 1e-12) || (got - want).abs() < 1e-15,
+                "{scheduler} step {i}: {got} vs {want}"
+            );
+        }
+    }
+
+    fn field(e: CompatError) -> String {
+        match e {
+            CompatError::Missing { field }
+            | CompatError::Invalid { field, .. }
+            | CompatError::Unsupported { field, .. }
+            | CompatError::Schedule { field, .. } => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cosine_with_a_fractional_half_wave_and_past_the_end() {
+        // (45 - 0) / (2 * 2) = 11.25 steps per half wave: cycles of one full wave.
+        let args = json!({"num_warmup_steps": 0, "num_training_steps": 45,
+                          "scheduler_specific_kwargs": {"num_cycles": 2.0}});
+        check("cosine", args, 70, |i| {
+            0.5 * (1.0 + (PI * 2.0 * 2.0 * i / 45.0).cos())
+        });
+    }
+
+    #[test]
+    fn cosine_with_min_lr_rate_and_cycles() {
+        let args = json!({"num_warmup_steps": 4, "num_training_steps": 34,
+                          "scheduler_specific_kwargs": {"num_cycles": 1.5, "min_lr_rate": 0.2}});
+        check("cosine_with_min_lr", args, 50, |i| {
+            if i < 4.0 {
+                return i / 4.0;
+            }
+            let p = (i - 4.0) / 30.0;
+            let c = 0.5 * (1.0 + (PI * 1.5 * 2.0 * p).cos());
+            c * 0.8 + 0.2
+        });
+    }
+
+    #[test]
+    fn cosine_warmup_with_min_lr_and_warmup_lr_rate() {
+        let args = json!({"num_warmup_steps": 5, "num_training_steps": 25,
+            "scheduler_specific_kwargs": {"min_lr": 0.001, "warmup_lr_rate": 0.2}});
+        check("cosine_warmup_with_min_lr", args, 30, |i| {
+            if i < 5.0 {
+                return 0.2 + 0.8 * i / 4.0;
+            }
+            let p = (i - 5.0 + 1.0) / 20.0;
+            let c = 0.5 * (1.0 + (PI * 0.5 * 2.0 * p).cos());
+            c * (1.0 - 0.01) + 0.01
+        });
+        let none = json!({"num_warmup_steps": 0, "num_training_steps": 25,
+            "scheduler_specific_kwargs": {"min_lr": 0.001}});
+        let e = run("cosine_warmup_with_min_lr", none, 3).unwrap_err();
+        assert_eq!(field(e), "config.args.num_warmup_steps");
+    }
+
+    #[test]
+    fn min_lr_needs_exactly_one_of_two() {
+        let both = json!({"num_warmup_steps": 0, "num_training_steps": 10,
+            "scheduler_specific_kwargs": {"min_lr": 0.001, "min_lr_rate": 0.1}});
+        let e = run("cosine_with_min_lr", both, 3).unwrap_err();
+        assert_eq!(
+            field(e),
+            "config.args.scheduler_specific_kwargs.min_lr_rate"
+        );
+        let neither = json!({"num_warmup_steps": 0, "num_training_steps": 10});
+        let e = run("cosine_with_min_lr", neither, 3).unwrap_err();
+        assert_eq!(field(e), "config.args.scheduler_specific_kwargs.min_lr");
+    }
+
+    #[test]
+    fn polynomial_power_and_end() {
+        let args = json!({"num_warmup_steps": 3, "num_training_steps": 23,
+            "scheduler_specific_kwargs": {"lr_end": 0.01, "power": 2.0}});
+        check("polynomial", args, 30, |i| {
+            if i < 3.0 {
+                return i / 3.0;
+            }
+            if i > 23.0 {
+                return 0.01 / 0.1;
+            }
+            let left = 1.0 - (i - 3.0) / 20.0;
+            ((0.1 - 0.01) * left * left + 0.01) / 0.1
+        });
+        let bad = json!({"num_warmup_steps": 3, "num_training_steps": 23,
+            "scheduler_specific_kwargs": {"lr_end": 0.5}});
+        let e = run("polynomial", bad, 3).unwrap_err();
+        assert_eq!(field(e), "config.args.scheduler_specific_kwargs.lr_end");
+    }
+
+    #[test]
+    fn inverse_sqrt_timescale_defaults() {
+        check("inverse_sqrt", json!({"num_warmup_steps": 0}), 20, |i| {
+            1.0 / ((i + 10_000.0) / 10_000.0).sqrt()
+        });
+        let args = json!({"num_warmup_steps": 5, "scheduler_specific_kwargs": {"timescale": 50}});
+        check("inverse_sqrt", args, 40, |i| {
+            if i < 5.0 {
+                i / 5.0
+            } else {
+                1.0 / ((i + 45.0) / 50.0).sqrt()
+            }
+        });
+    }
+
+    #[test]
+    fn linear_with_training_shorter_than_warmup() {
+        let args = json!({"num_warmup_steps": 6, "num_training_steps": 4});
+        check("linear", args, 10, |i| {
+            if i < 6.0 {
+                i / 6.0
+            } else {
+                ((4.0 - i) / 1.0).max(0.0)
+            }
+        });
+    }
+
+    #[test]
+    fn warmup_stable_decay_from_stable_steps() {
+        let args = json!({"num_warmup_steps": 4, "scheduler_specific_kwargs":
+            {"num_decay_steps": 6, "num_stable_steps": 5, "warmup_type": "cosine"}});
+        check("warmup_stable_decay", args, 20, |i| {
+            if i < 4.0 {
+                0.5 * (1.0 - (PI * i / 4.0).cos())
+            } else if i < 9.0 {
+                1.0
+            } else if i < 15.0 {
+                0.5 * (1.0 + (PI * 2.0 * 0.5 * (i - 9.0) / 6.0).cos())
+            } else {
+                0.0
+            }
+        });
+        let missing = json!({"num_warmup_steps": 4,
+            "scheduler_specific_kwargs": {"num_decay_steps": 6}});
+        let e = run("warmup_stable_decay", missing, 3).unwrap_err();
+        assert_eq!(
+            field(e),
+            "config.args.scheduler_specific_kwargs.num_stable_steps"
+        );
+    }
+
+    #[test]
+    fn reduce_lr_on_plateau_with_torch_rules() {
+        let case = json!({"source": "transformers", "steps": 7, "config": {
+            "scheduler": "reduce_lr_on_plateau", "optimizer": {"type": "SGD", "lr": 0.1},
+            "args": {"scheduler_specific_kwargs": {"factor": 0.5, "patience": 1}},
+            "driver": {"metrics": [1.0, 0.9, 0.95, 0.96, 0.97, 0.98]}}});
+        let lr = eval_case(&case).unwrap().lr;
+        assert_eq!(lr, vec![0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.025]);
+    }
+
+    #[test]
+    fn malformed_configs_name_the_field() {
+        let e = run("cosine_with_hard_restarts", json!({}), 3).unwrap_err();
+        assert_eq!(field(e), "config.scheduler");
+        let e = run("linear", json!({"num_training_steps": 10}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.num_warmup_steps");
+        let e = run(
+            "linear",
+            json!({"num_warmup_steps": "ten", "num_training_steps": 10}),
+            3,
+        )
+        .unwrap_err();
+        assert_eq!(field(e), "config.args.num_warmup_steps");
+        let typo = json!({"num_warmup_steps": 1, "num_training_steps": 10,
+                          "scheduler_specific_kwargs": {"num_cycle": 2}});
+        let e = run("cosine", typo, 3).unwrap_err();
+        assert_eq!(field(e), "config.args.scheduler_specific_kwargs.num_cycle");
+        let e = run("constant", json!({"warmup": 3}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.warmup");
+    }
 }

@@ -230,12 +230,6 @@ impl CosineRestarts {
         .validated()
     }
 
-    /// The start of cycle `k` (integer-valued, `>= 0`).
-    #[inline]
-    fn cycle_start(&self, k: f64) -> f64 {
-        cycle_start(self.first_period, self.period_mult, k)
-    }
-
     /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k)`, or `None` past the last cycle.
     fn cycle(&self, t: f64) -> Option<(f64, f64, f64)> {
         locate_cycle(self.first_period, self.period_mult, self.cycles, t)
@@ -399,7 +393,7 @@ mod tests {
                 .with_period_mult(m)
                 .unwrap();
             for k in 1..30 {
-                let start = s.cycle_start(f64::from(k));
+                let start = cycle_start(1024.0, m, f64::from(k));
                 if start.fract() == 0.0 && start < 1e15 {
                     assert_eq!(s.value_at(start), 1.0, "m = {m}, k = {k}");
                     let just_before = f64::from_bits(start.to_bits() - 1);
