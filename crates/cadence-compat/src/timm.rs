@@ -364,3 +364,186 @@ fn wsd(timm: &Timm<'_, '_>) -> Result<ScheduleSpec, CompatError> {
     .and_then(|s| s.with_decay_anneal(anneal));
     build(&timm.field("t_initial"), wsd).map(ScheduleSpec::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{CompatError, eval_case};
+    use cadence::testing::close;
+    use serde_json::{Value, json};
+    use std::f64::consts::PI;
+
+    const LR: f64 = 0.1;
+
+    fn run(scheduler: &str, args: Value, steps: u64) -> Result<Vec<f64>, CompatError> {
+        eval_case(&json!({"source": "timm", "steps": steps, "config": {
+            "scheduler": scheduler, "optimizer": {"type": "SGD", "lr": LR}, "args": args}}))
+        .map(|t| t.lr)
+    }
+
+    fn check(scheduler: &str, args: Value, steps: u64, get_lr: impl Fn(f64) -> f64) {
+        let lr = run(scheduler, args, steps).unwrap();
+        for (i, got) in lr.iter().enumerate() {
+            let want = get_lr(i as f64);
+            assert!(
+                close(*got, want, 1e-12) || (got - want).abs() < 1e-15,
+                "{scheduler} step {i}: {got} vs {want}"
+            );
+        }
+    }
+
+    /// timm's cycle bookkeeping (`_get_lr` after the warmup), written out from its
+    /// definition: `curve(lr_max, t_curr, t_i)` inside cycle `i < limit`, else `lr_min`.
+    fn timm_cycles(
+        t: f64,
+        (t0, mul, decay, limit, lr_min): (f64, f64, f64, u64, f64),
+        curve: impl Fn(f64, f64, f64) -> f64,
+    ) -> f64 {
+        let (i, t_i, t_curr) = if mul != 1.0 {
+            let i = (1.0 - t / t0 * (1.0 - mul)).log(mul).floor();
+            let t_i = mul.powf(i) * t0;
+            (i, t_i, t - (1.0 - mul.powf(i)) / (1.0 - mul) * t0)
+        } else {
+            let i = (t / t0).floor();
+            (i, t0, t - t0 * i)
+        };
+        if i < limit as f64 {
+            curve(LR * decay.powf(i), t_curr, t_i)
+        } else {
+            lr_min
+        }
+    }
+
+    #[test]
+    fn tanh_cycles_with_growth_decay_and_overlay_warmup() {
+        let args = json!({"t_initial": 10, "lr_min": 0.001, "cycle_mul": 2.0,
+            "cycle_decay": 0.5, "cycle_limit": 3, "warmup_t": 3, "warmup_lr_init": 0.002});
+        let cfg = (10.0, 2.0, 0.5, 3, 0.001);
+        let tanh = |t: f64| {
+            timm_cycles(t, cfg, |lr_max, t_curr, t_i| {
+                let tr = t_curr / t_i;
+                0.001 + 0.5 * (lr_max - 0.001) * (1.0 - (-7.0 * (1.0 - tr) + 3.0 * tr).tanh())
+            })
+        };
+        // Overlay: the warmup aims at the lr timm computes for t = warmup_t.
+        let target = tanh(3.0);
+        check("TanhLRScheduler", args, 80, |t| {
+            if t < 3.0 {
+                0.002 + t * (target - 0.002) / 3.0
+            } else {
+                tanh(t)
+            }
+        });
+    }
+
+    #[test]
+    fn poly_cycles_with_growth_and_k_decay_after_a_prefix_warmup() {
+        let args = json!({"t_initial": 8, "power": 2.0, "lr_min": 0.0005, "cycle_mul": 1.5,
+            "cycle_limit": 4, "k_decay": 1.5, "warmup_t": 2, "warmup_prefix": true});
+        let cfg = (8.0, 1.5, 1.0, 4, 0.0005);
+        check("PolyLRScheduler", args, 80, |t| {
+            if t < 2.0 {
+                return t * LR / 2.0;
+            }
+            timm_cycles(t - 2.0, cfg, |lr_max, t_curr, t_i| {
+                let k = 1.5;
+                0.0005 + (lr_max - 0.0005) * (1.0 - t_curr.powf(k) / t_i.powf(k)).powf(2.0)
+            })
+        });
+    }
+
+    #[test]
+    fn cosine_cycles_with_k_decay_and_shrinking_periods() {
+        let args = json!({"t_initial": 16, "lr_min": 0.0, "cycle_mul": 0.5,
+            "cycle_decay": 0.8, "cycle_limit": 3, "k_decay": 0.5});
+        let cfg = (16.0, 0.5, 0.8, 3, 0.0);
+        check("CosineLRScheduler", args, 40, |t| {
+            timm_cycles(t, cfg, |lr_max, t_curr, t_i| {
+                0.5 * lr_max * (1.0 + (PI * t_curr.powf(0.5) / t_i.powf(0.5)).cos())
+            })
+        });
+    }
+
+    #[test]
+    fn no_cycle_at_all_is_lr_min_after_the_warmup() {
+        let args = json!({"t_initial": 10, "lr_min": 0.003, "cycle_limit": 0,
+            "warmup_t": 2, "warmup_lr_init": 0.0});
+        check("CosineLRScheduler", args, 6, |t| {
+            if t < 2.0 { t * LR / 2.0 } else { 0.003 }
+        });
+    }
+
+    #[test]
+    fn step_with_a_prefix_warmup() {
+        let args = json!({"decay_t": 3, "decay_rate": 0.5, "warmup_t": 2,
+            "warmup_lr_init": 0.01, "warmup_prefix": true});
+        check("StepLRScheduler", args, 20, |t| {
+            if t < 2.0 {
+                0.01 + t * (LR - 0.01) / 2.0
+            } else {
+                LR * 0.5_f64.powf(((t - 2.0) / 3.0).floor())
+            }
+        });
+    }
+
+    #[test]
+    fn wsd_with_a_linear_cooldown() {
+        let args = json!({"t_initial": 20, "decay_t": 8, "lr_min": 0.001, "decay_fn": "linear",
+            "warmup_t": 4, "warmup_lr_init": 0.0});
+        check("WSDLRScheduler", args, 30, |t| {
+            if t < 4.0 {
+                return t * LR / 4.0;
+            }
+            let t_decay = t - 4.0 - (20.0 - 8.0);
+            if t_decay <= 0.0 {
+                return LR;
+            }
+            0.001 + (LR - 0.001) * (1.0 - (t_decay / 8.0).min(1.0))
+        });
+    }
+
+    fn field(e: CompatError) -> String {
+        match e {
+            CompatError::Missing { field }
+            | CompatError::Invalid { field, .. }
+            | CompatError::Unsupported { field, .. }
+            | CompatError::Schedule { field, .. } => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn noise_and_malformed_configs_name_the_field() {
+        let noisy = json!({"t_initial": 10, "noise_range_t": [2, 8]});
+        let e = run("CosineLRScheduler", noisy, 3).unwrap_err();
+        assert!(matches!(e, CompatError::Unsupported { .. }));
+        assert_eq!(field(e), "config.args.noise_range_t");
+        // Noise settings without a noise range are inert.
+        assert!(
+            run(
+                "CosineLRScheduler",
+                json!({"t_initial": 10, "noise_std": 0.5}),
+                3
+            )
+            .is_ok()
+        );
+        let e = run("CosineLRScheduler", json!({"t_initial": 10, "lb": -6.0}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.lb");
+        let e = run("CosineLRScheduler", json!({"t_initial": 0}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.t_initial");
+        let e = run("MultiStepLRScheduler", json!({"decay_t": 10}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.decay_t");
+        let e = run("WSDLRScheduler", json!({"t_initial": 10, "decay_t": 11}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.decay_t");
+        let e = run(
+            "WSDLRScheduler",
+            json!({"t_initial": 10, "decay_t": 5, "decay_fn": "exp"}),
+            3,
+        )
+        .unwrap_err();
+        assert_eq!(field(e), "config.args.decay_fn");
+        let e = run("CosineAnnealingLR", json!({}), 3).unwrap_err();
+        assert_eq!(field(e), "config.scheduler");
+        let e = run("PlateauLRScheduler", json!({"mode": "up"}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.mode");
+    }
+}
