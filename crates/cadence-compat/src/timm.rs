@@ -507,7 +507,6 @@ mod tests {
             | CompatError::Invalid { field, .. }
             | CompatError::Unsupported { field, .. }
             | CompatError::Schedule { field, .. } => field,
-            other => panic!("{other:?}"),
         }
     }
 

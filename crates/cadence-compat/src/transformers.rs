@@ -464,7 +464,6 @@ mod tests {
             | CompatError::Invalid { field, .. }
             | CompatError::Unsupported { field, .. }
             | CompatError::Schedule { field, .. } => field,
-            other => panic!("{other:?}"),
         }
     }
 

@@ -352,6 +352,25 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_round_trip_and_validation() {
+        use crate::ScheduleSpec;
+        let shape = ScheduleSpec::from(Tanh::new(1.0, 0.0, 1).unwrap());
+        let spec = ScheduleSpec::from(
+            Cycles::new(1.0, 0.1, 2.5, shape)
+                .unwrap()
+                .with_cycles(Some(3))
+                .unwrap(),
+        );
+        let json = serde_json::to_string(&spec).unwrap();
+        let back: ScheduleSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, spec);
+        let bad = json.replace("\"first_period\":2.5", "\"first_period\":0.0");
+        assert_ne!(bad, json);
+        assert!(serde_json::from_str::<ScheduleSpec>(&bad).is_err());
+    }
+
     #[test]
     fn total() {
         let shape = Cosine::new(1.0, 0.0, 1).unwrap();

@@ -252,6 +252,28 @@ mod tests {
     }
 
     #[test]
+    fn ramp_aims_at_a_given_target() {
+        // timm's tanh with an overlay warmup aims at the curve's value at the warmup's end.
+        let tanh = crate::Tanh::new(1.0, 0.0, 10).unwrap();
+        let target = tanh.value(4);
+        let w = Warmup::new(Anneal::Linear, 4, 0.0, WarmupMode::Overlay, tanh)
+            .unwrap()
+            .with_target(target)
+            .unwrap();
+        assert_values(
+            &w,
+            &[(0, 0.0), (2, target / 2.0), (4, target), (5, tanh.value(5))],
+            1e-15,
+        );
+        let flat = Warmup::new(Anneal::Exponential, 4, 1.0, WarmupMode::Prefix, 1.0).unwrap();
+        assert!(flat.clone().with_target(0.0).is_err());
+        assert!(matches!(
+            flat.with_target(f64::INFINITY),
+            Err(Error::InvalidParameter { name: "target", .. })
+        ));
+    }
+
+    #[test]
     fn optax_warmup_cosine_decay() {
         // optax__warmup_cosine_decay_schedule_01: init 0, peak 0.1, warmup 10, decay 100
         // (warmup included), end 0.001.
