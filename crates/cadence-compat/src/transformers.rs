@@ -45,14 +45,9 @@ pub(crate) fn port(config: &Fields<'_>) -> Result<Ported, CompatError> {
         kw: &kw,
     };
     match name {
-        "constant" => {
-            kw.only(&[])?;
-            Ok(Ported::lr(hf.build(Constant::new(lr))?))
-        }
-        "constant_with_warmup" => {
-            kw.only(&[])?;
-            hf.warmup(hf.build(Constant::new(lr))?).map(Ported::lr)
-        }
+        // get_scheduler passes no scheduler_specific_kwargs to these two: ignored.
+        "constant" => Ok(Ported::lr(hf.build(Constant::new(lr))?)),
+        "constant_with_warmup" => hf.warmup(hf.build(Constant::new(lr))?).map(Ported::lr),
         "linear" => {
             kw.only(&[])?;
             // transformers: max(0, (T - i) / max(1, T - W)), which is 0 from W on if T <= W.
@@ -99,15 +94,21 @@ pub(crate) fn port(config: &Fields<'_>) -> Result<Ported, CompatError> {
                 ));
             }
             let (w, total) = (hf.warmup_steps()?, hf.training_steps()?);
-            if total <= w {
-                return Err(CompatError::invalid(
-                    &args.path_of("num_training_steps"),
-                    total,
-                    format!("must exceed num_warmup_steps ({w}) for a polynomial decay"),
-                ));
-            }
-            let poly = Polynomial::new(lr, lr_end, kw.f64_or("power", 1.0)?, total - w);
-            hf.warmup(hf.build(poly)?).map(Ported::lr)
+            let power = kw.f64_or("power", 1.0)?;
+            let decay = match total.checked_sub(w) {
+                // transformers divides by T - W at step W = T.
+                Some(0) => {
+                    return Err(CompatError::invalid(
+                        &args.path_of("num_training_steps"),
+                        total,
+                        format!("must differ from num_warmup_steps ({w}): division by zero"),
+                    ));
+                }
+                Some(steps) => hf.build(Polynomial::new(lr, lr_end, power, steps))?,
+                // Past num_training_steps transformers holds lr_end.
+                None => hf.build(Constant::new(lr_end))?,
+            };
+            hf.warmup(decay).map(Ported::lr)
         }
         "inverse_sqrt" => {
             kw.only(&["timescale"])?;
@@ -347,6 +348,20 @@ pub(crate) fn mode(kw: &Fields<'_>, default: &str) -> Result<Mode, CompatError> 
     }
 }
 
+/// `threshold` under `threshold_mode` (torch's and GreedyLR's `rel` / `abs`).
+fn threshold(kw: &Fields<'_>, default: f64, default_mode: &str) -> Result<Threshold, CompatError> {
+    let value = kw.f64_or("threshold", default)?;
+    match kw.str_or("threshold_mode", default_mode)? {
+        "rel" => Ok(Threshold::Rel(value)),
+        "abs" => Ok(Threshold::Abs(value)),
+        other => Err(CompatError::invalid(
+            &kw.path_of("threshold_mode"),
+            other,
+            "must be rel or abs",
+        )),
+    }
+}
+
 /// `reduce_lr_on_plateau`: torch's `ReduceLROnPlateau(optimizer, **kwargs)`.
 fn plateau(kw: &Fields<'_>) -> Result<ControllerRule, CompatError> {
     kw.only(&[
@@ -360,23 +375,11 @@ fn plateau(kw: &Fields<'_>) -> Result<ControllerRule, CompatError> {
         "eps",
     ])?;
     let d = PlateauConfig::default();
-    let threshold = kw.f64_or("threshold", 1e-4)?;
-    let threshold = match kw.str_or("threshold_mode", "rel")? {
-        "rel" => Threshold::Rel(threshold),
-        "abs" => Threshold::Abs(threshold),
-        other => {
-            return Err(CompatError::invalid(
-                &kw.path_of("threshold_mode"),
-                other,
-                "must be rel or abs",
-            ));
-        }
-    };
     Ok(ControllerRule::Plateau(PlateauConfig {
         mode: mode(kw, "min")?,
+        threshold: threshold(kw, 1e-4, "rel")?,
         factor: kw.f64_or("factor", d.factor)?,
         patience: kw.u64_or("patience", d.patience)?,
-        threshold,
         cooldown: kw.u64_or("cooldown", d.cooldown)?,
         min_value: kw.f64_or("min_lr", d.min_value)?,
         eps: kw.f64_or("eps", d.eps)?,
@@ -391,18 +394,20 @@ fn greedy(kw: &Fields<'_>) -> Result<ControllerRule, CompatError> {
         "factor",
         "patience",
         "threshold",
+        "threshold_mode",
         "cooldown",
         "warmup",
         "min_lr",
         "max_lr",
+        "eps",
+        "verbose",
         "smooth",
         "window_size",
         "reset_start",
-        "eps",
     ])?;
     let d = GreedyConfig::default();
     let window = if kw.bool_or("smooth", false)? {
-        usize::try_from(kw.u64("window_size")?)
+        usize::try_from(kw.u64_or("window_size", 50)?)
             .map_err(|_| CompatError::invalid(&kw.path_of("window_size"), "", "too large"))?
     } else {
         1
@@ -412,10 +417,7 @@ fn greedy(kw: &Fields<'_>) -> Result<ControllerRule, CompatError> {
         // GreedyLR: reset_start <= 0 resets on the first cut at the floor.
         Some(_) => Some(kw.i64_or("reset_start", 0)?.max(1) as u64),
     };
-    let threshold = match kw.opt_f64("threshold")? {
-        Some(a) => Threshold::Abs(a),
-        None => d.threshold,
-    };
+    let threshold = threshold(kw, 1e-6, "abs")?;
     Ok(ControllerRule::Greedy(GreedyConfig {
         mode: mode(kw, "min")?,
         factor: kw.f64_or("factor", d.factor)?,
@@ -536,6 +538,11 @@ mod tests {
             }
             let left = 1.0 - (i - 3.0) / 20.0;
             ((0.1 - 0.01) * left * left + 0.01) / 0.1
+        });
+        let short = json!({"num_warmup_steps": 4, "num_training_steps": 2,
+            "scheduler_specific_kwargs": {"lr_end": 0.01}});
+        check("polynomial", short, 8, |i| {
+            if i < 4.0 { i / 4.0 } else { 0.01 / 0.1 }
         });
         let bad = json!({"num_warmup_steps": 3, "num_training_steps": 23,
             "scheduler_specific_kwargs": {"lr_end": 0.5}});
