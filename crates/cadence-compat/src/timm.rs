@@ -220,9 +220,9 @@ impl Timm<'_, '_> {
             // timm: no cycle at all when cycle_limit = 0, only lr_min.
             0 => build(&self.field("lr_min"), Constant::new(lr_min))?.into(),
             // One cycle: cycle_mul and cycle_decay never act.
-            1 => shape.curve(self.lr, lr_min, t_initial, &self.field("t_initial"))?,
+            1 => shape.curve(self.lr, lr_min, t_initial, &self.field(shape.arg()))?,
             _ => {
-                let unit = shape.curve(1.0, 0.0, 1, &self.field("t_initial"))?;
+                let unit = shape.curve(1.0, 0.0, 1, &self.field(shape.arg()))?;
                 let (mul, decay) = (a.f64_or("cycle_mul", 1.0)?, a.f64_or("cycle_decay", 1.0)?);
                 let cycles = Cycles::new(self.lr, lr_min, t_initial as f64, Box::new(unit))
                     .and_then(|c| c.with_period_mult(mul))
@@ -243,6 +243,14 @@ impl Timm<'_, '_> {
 }
 
 impl Shape {
+    /// The argument the family's own validation is about (`t_initial` is checked first).
+    fn arg(self) -> &'static str {
+        match self {
+            Shape::Tanh { .. } => "ub",
+            Shape::Cosine { .. } | Shape::Poly { .. } => "k_decay",
+        }
+    }
+
     /// The family from `peak` to `end` over `steps`.
     fn curve(
         self,
@@ -527,6 +535,15 @@ mod tests {
         );
         let e = run("CosineLRScheduler", json!({"t_initial": 10, "lb": -6.0}), 3).unwrap_err();
         assert_eq!(field(e), "config.args.lb");
+        let e = run("TanhLRScheduler", json!({"t_initial": 10, "lb": 3.0}), 3).unwrap_err();
+        assert_eq!(field(e), "config.args.ub");
+        let e = run(
+            "CosineLRScheduler",
+            json!({"t_initial": 10, "k_decay": 0.0}),
+            3,
+        )
+        .unwrap_err();
+        assert_eq!(field(e), "config.args.k_decay");
         let e = run("CosineLRScheduler", json!({"t_initial": 0}), 3).unwrap_err();
         assert_eq!(field(e), "config.args.t_initial");
         let e = run("MultiStepLRScheduler", json!({"decay_t": 10}), 3).unwrap_err();
