@@ -183,9 +183,10 @@ impl Hf<'_, '_> {
     fn cosine(&self, end: f64) -> Result<ScheduleSpec, CompatError> {
         let span = self.decay_span()?;
         let field = self.kw.path_of("num_cycles");
-        let cycles = self.kw.f64_or("num_cycles", 0.5)?;
-        if cycles <= 0.0 {
-            return Err(CompatError::invalid(&field, cycles, "must be > 0"));
+        // cos is even: a negative num_cycles is its absolute value; 0 never leaves the lr.
+        let cycles = self.kw.f64_or("num_cycles", 0.5)?.abs();
+        if cycles == 0.0 {
+            return self.build(Constant::new(self.lr));
         }
         // One half wave lasts span / (2 num_cycles) steps: a periodic cosine when that is
         // a whole number of steps, else cycles of one full wave, span / num_cycles long.
@@ -232,22 +233,29 @@ fn cosine_warmup_with_min_lr(hf: &Hf<'_, '_>) -> Result<ScheduleSpec, CompatErro
         .only(&["num_cycles", "min_lr", "min_lr_rate", "warmup_lr_rate"])?;
     let w = hf.warmup_steps()?;
     let rate = hf.kw.opt_f64("warmup_lr_rate")?;
-    if w == 0 || (w == 1 && rate.is_some()) {
+    if w == 0 {
         return Err(CompatError::Unsupported {
             field: hf.args.path_of("num_warmup_steps"),
-            detail: format!(
-                "{w} warmup steps: the decay would start one step before step 0, \
-                 which no cadence clock expresses (use at least 2 warmup steps)"
-            ),
+            detail: "0 warmup steps: the decay clock would start one step before step 0, \
+                     which no cadence clock expresses (use at least 1 warmup step)"
+                .to_owned(),
         });
     }
-    let init = match rate {
-        None => hf.lr / w as f64,
-        Some(r) => hf.lr * r,
-    };
     let decay = hf.cosine(hf.min_lr()?)?;
-    let warm = Warmup::new(Anneal::Linear, w - 1, init, WarmupMode::Prefix, decay)
-        .and_then(|s| s.with_target(hf.lr));
+    let warm = match rate {
+        // r + (1 - r) i / max(1, W - 1) reaches the lr at W - 1 only when W >= 2; with one
+        // warmup step, step 0 reads r and the decay clock runs from step 0 (progress i / T').
+        Some(r) if w == 1 => Warmup::new(Anneal::Linear, 1, hf.lr * r, WarmupMode::Overlay, decay),
+        Some(r) => Warmup::new(Anneal::Linear, w - 1, hf.lr * r, WarmupMode::Prefix, decay),
+        None => Warmup::new(
+            Anneal::Linear,
+            w - 1,
+            hf.lr / w as f64,
+            WarmupMode::Prefix,
+            decay,
+        ),
+    }
+    .and_then(|s| s.with_target(hf.lr));
     build(&hf.args.path_of("num_warmup_steps"), warm).map(ScheduleSpec::from)
 }
 
@@ -480,6 +488,27 @@ mod tests {
     }
 
     #[test]
+    fn cosine_with_zero_or_negative_cycles() {
+        let args = |n: f64| {
+            json!({"num_warmup_steps": 2, "num_training_steps": 22,
+                   "scheduler_specific_kwargs": {"num_cycles": n}})
+        };
+        check(
+            "cosine",
+            args(0.0),
+            30,
+            |i| if i < 2.0 { i / 2.0 } else { 1.0 },
+        );
+        check("cosine", args(-1.0), 30, |i| {
+            if i < 2.0 {
+                i / 2.0
+            } else {
+                0.5 * (1.0 + (PI * -1.0 * 2.0 * (i - 2.0) / 20.0).cos())
+            }
+        });
+    }
+
+    #[test]
     fn cosine_with_min_lr_rate_and_cycles() {
         let args = json!({"num_warmup_steps": 4, "num_training_steps": 34,
                           "scheduler_specific_kwargs": {"num_cycles": 1.5, "min_lr_rate": 0.2}});
@@ -504,6 +533,15 @@ mod tests {
             let p = (i - 5.0 + 1.0) / 20.0;
             let c = 0.5 * (1.0 + (PI * 0.5 * 2.0 * p).cos());
             c * (1.0 - 0.01) + 0.01
+        });
+        let one = json!({"num_warmup_steps": 1, "num_training_steps": 21,
+            "scheduler_specific_kwargs": {"min_lr_rate": 0.1, "warmup_lr_rate": 0.3}});
+        check("cosine_warmup_with_min_lr", one, 25, |i| {
+            if i < 1.0 {
+                return 0.3;
+            }
+            let c = 0.5 * (1.0 + (PI * 0.5 * 2.0 * (i / 20.0)).cos());
+            c * 0.9 + 0.1
         });
         let none = json!({"num_warmup_steps": 0, "num_training_steps": 25,
             "scheduler_specific_kwargs": {"min_lr": 0.001}});
