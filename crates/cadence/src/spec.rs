@@ -182,6 +182,8 @@ registry! {
     Repeat(Repeat<Box<ScheduleSpec>>) = "repeat",
     /// [`Restarts`]
     Restarts(Restarts<Box<ScheduleSpec>>) = "restarts",
+    /// [`Cycles`]
+    Cycles(Cycles<Box<ScheduleSpec>>) = "cycles",
     /// [`PerEpoch`]
     PerEpoch(PerEpoch<Box<ScheduleSpec>>) = "per_epoch",
     /// [`OnFraction`]

@@ -4,9 +4,9 @@
 
 use cadence::testing::telling_steps;
 use cadence::{
-    Accumulate, Anneal, Clamp, Constant, Cosine, CosineRestarts, CumulativeProduct, Cyclical,
-    DecayLength, Delay, Exponential, Expr, InverseSqrt, InverseTime, Join, Linear, MultiStep,
-    Noise, NoiseKind, OnFraction, OneCycle, Overrun, PerEpoch, PiecewiseConstant,
+    Accumulate, Anneal, Clamp, Constant, Cosine, CosineRestarts, CumulativeProduct, Cycles,
+    Cyclical, DecayLength, Delay, Exponential, Expr, InverseSqrt, InverseTime, Join, Linear,
+    MultiStep, Noise, NoiseKind, OnFraction, OneCycle, Overrun, PerEpoch, PiecewiseConstant,
     PiecewiseInterpolate, Polynomial, Product, Repeat, Restarts, Scale, Schedule, ScheduleExt,
     ScheduleSpec, Step, SwaAnneal, Tanh, Warmup, WarmupMode, WarmupStableDecay,
 };
@@ -69,6 +69,12 @@ fn every_kind() -> Vec<ScheduleSpec> {
         spec(Delay::new(7, leaf()).unwrap()),
         spec(Repeat::new(30, leaf()).unwrap()),
         spec(Restarts::new(100, 0.5, Some(3), leaf()).unwrap()),
+        spec(
+            Cycles::new(1.0, 0.1, 10.0, spec(Cosine::new(1.0, 0.0, 1).unwrap()))
+                .unwrap()
+                .with_period_mult(2.0)
+                .unwrap(),
+        ),
         spec(PerEpoch::new(9, leaf()).unwrap()),
         spec(OnFraction::new(1_000, spec(Linear::new(1.0, 0.0, 1).unwrap())).unwrap()),
         spec(Accumulate::new(4, leaf()).unwrap()),

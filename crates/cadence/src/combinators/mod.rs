@@ -27,6 +27,7 @@
 
 mod arithmetic;
 mod cumulative;
+mod cycles;
 mod join;
 mod time;
 mod units;
@@ -34,6 +35,7 @@ mod warmup;
 
 pub use arithmetic::{Clamp, Product, Scale};
 pub use cumulative::CumulativeProduct;
+pub use cycles::Cycles;
 pub use join::Join;
 pub use time::{Delay, Repeat, Restarts};
 pub use units::{Accumulate, OnFraction, PerEpoch};
@@ -384,6 +386,7 @@ macro_rules! spec_from_generic {
 
 spec_from_generic!(
     Warmup, Join, Product, Scale, Clamp, Delay, Repeat, Restarts, PerEpoch, OnFraction, Accumulate,
+    Cycles,
 );
 
 #[cfg(test)]

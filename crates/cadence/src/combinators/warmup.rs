@@ -32,7 +32,7 @@ pub enum WarmupMode {
 /// A warmup ramp from `init` to the wrapped schedule's starting value, then the schedule.
 ///
 /// ```text
-/// target = schedule.value(0)
+/// target = schedule.value(0), or the level set with `with_target`
 /// t <  steps:  value(t) = shape.interpolate(init, target, t / steps)
 /// t >= steps:  value(t) = schedule.value(t - steps)     mode = Prefix
 ///              value(t) = schedule.value(t)             mode = Overlay
@@ -87,6 +87,11 @@ pub struct Warmup<S> {
     init: f64,
     #[cfg_attr(feature = "serde", serde(default))]
     mode: WarmupMode,
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    target: Option<f64>,
     schedule: S,
 }
 
@@ -117,7 +122,38 @@ impl<S: Schedule> Warmup<S> {
             steps,
             init,
             mode,
+            target: None,
             schedule,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Aims the ramp at `target` instead of the schedule's starting value.
+    ///
+    /// timm's `TanhLRScheduler` ramps to the base lr with a prefix warmup and to the
+    /// schedule's value at `steps` with an overlay warmup; neither is `schedule.value(0)`
+    /// there, because a tanh curve starts a hair below its upper level.
+    ///
+    /// # Errors
+    /// `target` must be finite; an `Exponential` ramp needs `init` and `target` non-zero
+    /// and of one sign.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence::{Anneal, Schedule, Warmup, WarmupMode};
+    ///
+    /// let w = Warmup::new(Anneal::Linear, 4, 0.0, WarmupMode::Prefix, 0.5)?.with_target(1.0)?;
+    /// assert_eq!(w.value(2), 0.5);
+    /// assert_eq!(w.value(4), 0.5);
+    /// assert!(w.with_target(f64::NAN).is_err());
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_target(self, target: f64) -> Result<Self, Error> {
+        let s = Warmup {
+            target: Some(target),
+            ..self
         };
         s.validate()?;
         Ok(s)
@@ -140,7 +176,7 @@ impl<S: Schedule> Warmup<S> {
 
     #[inline]
     fn ramp(&self, t: f64) -> f64 {
-        let target = self.schedule.value(0);
+        let target = self.target.unwrap_or_else(|| self.schedule.value(0));
         self.shape
             .interpolate(self.init, target, t / self.steps as f64)
     }
@@ -153,6 +189,7 @@ impl<S> Warmup<S> {
             steps: self.steps,
             init: self.init,
             mode: self.mode,
+            target: self.target,
             schedule: f(self.schedule),
         }
     }
@@ -161,8 +198,15 @@ impl<S> Warmup<S> {
 impl<S: Schedule> Validate for Warmup<S> {
     fn validate(&self) -> Result<(), Error> {
         check::finite("init", self.init)?;
-        self.shape
-            .check_ends("init", self.init, "schedule", self.schedule.value(0))
+        match self.target {
+            Some(target) => {
+                check::finite("target", target)?;
+                self.shape.check_ends("init", self.init, "target", target)
+            }
+            None => self
+                .shape
+                .check_ends("init", self.init, "schedule", self.schedule.value(0)),
+        }
     }
 }
 
@@ -205,6 +249,28 @@ mod tests {
             let f = (t.min(steps)) as f64 / steps as f64;
             end + (init - end) * 0.5 * (1.0 + (std::f64::consts::PI * f).cos())
         })
+    }
+
+    #[test]
+    fn ramp_aims_at_a_given_target() {
+        // timm's tanh with an overlay warmup aims at the curve's value at the warmup's end.
+        let tanh = crate::Tanh::new(1.0, 0.0, 10).unwrap();
+        let target = tanh.value(4);
+        let w = Warmup::new(Anneal::Linear, 4, 0.0, WarmupMode::Overlay, tanh)
+            .unwrap()
+            .with_target(target)
+            .unwrap();
+        assert_values(
+            &w,
+            &[(0, 0.0), (2, target / 2.0), (4, target), (5, tanh.value(5))],
+            1e-15,
+        );
+        let flat = Warmup::new(Anneal::Exponential, 4, 1.0, WarmupMode::Prefix, 1.0).unwrap();
+        assert!(flat.clone().with_target(0.0).is_err());
+        assert!(matches!(
+            flat.with_target(f64::INFINITY),
+            Err(Error::InvalidParameter { name: "target", .. })
+        ));
     }
 
     #[test]

@@ -95,7 +95,7 @@ fn one() -> f64 {
 
 /// `m^k` for an integer-valued `k >= 0`; exact whenever the result is representable.
 #[inline]
-fn pow_k(m: f64, k: f64) -> f64 {
+pub(crate) fn pow_k(m: f64, k: f64) -> f64 {
     if k <= f64::from(i32::MAX) {
         m.powi(k as i32)
     } else {
@@ -230,63 +230,73 @@ impl CosineRestarts {
         .validated()
     }
 
-    /// The start of cycle `k` (integer-valued, `>= 0`).
-    #[inline]
-    fn cycle_start(&self, k: f64) -> f64 {
-        let (p0, m) = (self.first_period, self.period_mult);
-        if m == 1.0 {
-            p0 * k
-        } else if (m - 1.0).abs() >= 1.0 / 16.0 {
-            p0 * (pow_k(m, k) - 1.0) / (m - 1.0)
-        } else {
-            // Near 1, m^k - 1 cancels: use expm1 / ln_1p (m - 1 is exact here).
-            p0 * (k * (m - 1.0).ln_1p()).exp_m1() / (m - 1.0)
-        }
-    }
-
     /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k)`, or `None` past the last cycle.
     fn cycle(&self, t: f64) -> Option<(f64, f64, f64)> {
-        let (p0, m) = (self.first_period, self.period_mult);
-        let estimate = if m == 1.0 {
-            t / p0
-        } else {
-            let x = 1.0 + t * (m - 1.0) / p0;
-            if x <= 0.0 {
-                return None; // m < 1: past the accumulation point of infinitely many cycles.
-            }
-            x.ln() / m.ln()
-        };
-        if !estimate.is_finite() {
-            return None;
-        }
-        let mut k = estimate.floor().max(0.0);
-        let mut start = self.cycle_start(k);
-        // The estimate is off by at most one either way; settle S_k <= t < S_{k+1}.
-        for _ in 0..3 {
-            if k > 0.0 && start > t {
-                k -= 1.0;
-                start = self.cycle_start(k);
-            } else {
-                break;
-            }
-        }
-        for _ in 0..3 {
-            let next = self.cycle_start(k + 1.0);
-            if next <= t {
-                k += 1.0;
-                start = next;
-            } else {
-                break;
-            }
-        }
-        if self.cycles.is_some_and(|n| k >= n as f64) {
-            return None;
-        }
-        if m < 1.0 && start >= p0 / (1.0 - m) {
-            return None;
-        }
-        Some((k, t - start, p0 * pow_k(m, k)))
+        locate_cycle(self.first_period, self.period_mult, self.cycles, t)
     }
+}
+
+/// The start `S_k` of cycle `k` (integer-valued, `>= 0`) of geometric cycles: cycle `j`
+/// lasts `p0 * m^j`. Shared with [`Cycles`](crate::Cycles).
+#[inline]
+pub(crate) fn cycle_start(p0: f64, m: f64, k: f64) -> f64 {
+    if m == 1.0 {
+        p0 * k
+    } else if (m - 1.0).abs() >= 1.0 / 16.0 {
+        p0 * (pow_k(m, k) - 1.0) / (m - 1.0)
+    } else {
+        // Near 1, m^k - 1 cancels: use expm1 / ln_1p (m - 1 is exact here).
+        p0 * (k * (m - 1.0).ln_1p()).exp_m1() / (m - 1.0)
+    }
+}
+
+/// The geometric cycle (first period `p0`, multiplier `m`, at most `cycles` of them)
+/// containing time `t >= 0`: `(k, t - S_k, P_k)`, or `None` past the last cycle.
+pub(crate) fn locate_cycle(
+    p0: f64,
+    m: f64,
+    cycles: Option<u64>,
+    t: f64,
+) -> Option<(f64, f64, f64)> {
+    let estimate = if m == 1.0 {
+        t / p0
+    } else {
+        let x = 1.0 + t * (m - 1.0) / p0;
+        if x <= 0.0 {
+            return None; // m < 1: past the accumulation point of infinitely many cycles.
+        }
+        x.ln() / m.ln()
+    };
+    if !estimate.is_finite() {
+        return None;
+    }
+    let mut k = estimate.floor().max(0.0);
+    let mut start = cycle_start(p0, m, k);
+    // The estimate is off by at most one either way; settle S_k <= t < S_{k+1}.
+    for _ in 0..3 {
+        if k > 0.0 && start > t {
+            k -= 1.0;
+            start = cycle_start(p0, m, k);
+        } else {
+            break;
+        }
+    }
+    for _ in 0..3 {
+        let next = cycle_start(p0, m, k + 1.0);
+        if next <= t {
+            k += 1.0;
+            start = next;
+        } else {
+            break;
+        }
+    }
+    if cycles.is_some_and(|n| k >= n as f64) {
+        return None;
+    }
+    if m < 1.0 && start >= p0 / (1.0 - m) {
+        return None;
+    }
+    Some((k, t - start, p0 * pow_k(m, k)))
 }
 
 impl Validate for CosineRestarts {
@@ -383,7 +393,7 @@ mod tests {
                 .with_period_mult(m)
                 .unwrap();
             for k in 1..30 {
-                let start = s.cycle_start(f64::from(k));
+                let start = cycle_start(1024.0, m, f64::from(k));
                 if start.fract() == 0.0 && start < 1e15 {
                     assert_eq!(s.value_at(start), 1.0, "m = {m}, k = {k}");
                     let just_before = f64::from_bits(start.to_bits() - 1);

@@ -23,6 +23,7 @@ mod warmup_stable_decay;
 pub use constant::Constant;
 pub use cosine::Cosine;
 pub use cosine_restarts::CosineRestarts;
+pub(crate) use cosine_restarts::{locate_cycle, pow_k};
 pub use cyclical::{Amplitude, AmplitudeClock, Cyclical};
 pub use exponential::Exponential;
 pub use expr::Expr;
