@@ -93,6 +93,28 @@ enum Command {
     /// List every registered schedule and combinator with its fields in declared order.
     #[command(after_help = "Examples:\n  cadence list")]
     List,
+    /// Reproduce other libraries' schedulers exactly (PyTorch, optax, transformers, timm).
+    #[command(subcommand)]
+    Compat(CompatCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CompatCommand {
+    /// Evaluate a scheduler config in the golden-case format and print the trajectory.
+    ///
+    /// Reads `source`, `config` (scheduler, optimizer, args, driver) and `steps`; recorded
+    /// values in the file are ignored. Prints one JSON object
+    /// `{"lr": [...], "momentum": [...] | null}` with `steps` values each.
+    #[command(after_help = "Examples:
+  cadence compat eval crates/cadence-compat/tests/golden/torch__OneCycleLR_01.json
+  echo '{\"source\":\"torch\",\"steps\":5,\"config\":{\"scheduler\":\"StepLR\",
+        \"optimizer\":{\"type\":\"SGD\",\"lr\":0.1},\"args\":{\"step_size\":2}}}' \\
+    | cadence compat eval -")]
+    Eval {
+        /// The case file (JSON); `-` reads standard input.
+        #[arg(value_name = "CASE.json")]
+        case: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +232,13 @@ fn run(command: Command, out: &mut impl Write) -> Result<()> {
             write!(out, "{}", analysis::explain(&values))?;
             Ok(())
         }
+        Command::Compat(CompatCommand::Eval { case }) => {
+            let case = read_json(&case)?;
+            let trajectory = cadence_compat::eval_case(&case)?;
+            serde_json::to_writer(&mut *out, &trajectory)?;
+            writeln!(out)?;
+            Ok(())
+        }
         Command::List => {
             for name in ScheduleSpec::NAMES {
                 let fields = cadence::text::fields(name).unwrap_or_default();
@@ -218,6 +247,16 @@ fn run(command: Command, out: &mut impl Write) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reads a JSON document from a file, or from standard input for `-`.
+fn read_json(path: &std::path::Path) -> Result<serde_json::Value> {
+    let text = if path.as_os_str() == "-" {
+        io::read_to_string(io::stdin()).context("reading standard input")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
 fn load_one(spec: &OneSpec) -> Result<Loaded> {

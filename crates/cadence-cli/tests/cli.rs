@@ -421,3 +421,65 @@ fn every_registered_kind_runs_through_every_subcommand() {
         "{ran:?}"
     );
 }
+
+/// The repository's golden peer trajectories (see crates/cadence-compat/tests/golden).
+fn golden(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../cadence-compat/tests/golden")
+        .join(name)
+}
+
+#[test]
+fn compat_eval_reproduces_a_recorded_peer_and_ignores_its_values() {
+    for name in [
+        "torch__OneCycleLR_01.json",
+        "timm__PlateauLRScheduler_01.json",
+    ] {
+        let path = golden(name);
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // Blank the recorded values: the command must not read them.
+        let mut blind = case.clone();
+        blind["lr"] = serde_json::json!([]);
+        blind["momentum"] = serde_json::Value::Null;
+        let file = write(&format!("blind-{name}"), &blind.to_string());
+        let (ok, out, err) = cadence(&["compat", "eval", file.to_str().unwrap()]);
+        assert!(ok, "{name}: {err}");
+        let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+        for key in ["lr", "momentum"] {
+            match (got[key].as_array(), case[key].as_array()) {
+                (Some(g), Some(e)) => {
+                    assert_eq!(g.len(), e.len(), "{name} {key}");
+                    for (i, (g, e)) in g.iter().zip(e).enumerate() {
+                        let (g, e) = (g.as_f64().unwrap(), e.as_f64().unwrap());
+                        assert!(
+                            (g - e).abs() <= 1e-9 * e.abs() + 1e-12,
+                            "{name} {key}[{i}]: {g} vs {e}"
+                        );
+                    }
+                }
+                (None, None) => {}
+                (g, e) => panic!("{name} {key}: got {g:?}, recorded {e:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn compat_eval_names_the_bad_field() {
+    let file = write(
+        "bad-case.json",
+        r#"{"source": "torch", "steps": 3, "config": {"scheduler": "StepLR",
+            "optimizer": {"type": "SGD", "lr": 0.1}, "args": {"step_size": -2}}}"#,
+    );
+    let (ok, out, err) = cadence(&["compat", "eval", file.to_str().unwrap()]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("config.args.step_size"), "{err}");
+    let file = write(
+        "unknown-scheduler.json",
+        r#"{"source": "torch", "steps": 3, "config": {"scheduler": "StepLRR", "optimizer": {"lr": 0.1}, "args": {}}}"#,
+    );
+    let (ok, _, err) = cadence(&["compat", "eval", file.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("config.scheduler"), "{err}");
+}
