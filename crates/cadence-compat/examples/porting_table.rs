@@ -29,7 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(c) => format!("{:?}", c.rule).replace('|', "\\|"),
             None => String::new(),
         };
-        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         println!(
             "| `{name}` | {} `{peer}` | `{}` | {controller} |",
             case["source"].as_str().unwrap_or_default(),

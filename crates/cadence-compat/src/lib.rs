@@ -83,6 +83,25 @@ pub enum CompatError {
 }
 
 impl CompatError {
+    /// The full path of the field the error is about (e.g. `config.args.T_max`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let case = serde_json::json!({"source": "torch", "steps": 2,
+    ///     "config": {"scheduler": "StepLR", "optimizer": {"lr": 0.1}, "args": {}}});
+    /// let err = cadence_compat::eval_case(&case).unwrap_err();
+    /// assert_eq!(err.field(), "config.args.step_size");
+    /// ```
+    pub fn field(&self) -> &str {
+        match self {
+            CompatError::Missing { field }
+            | CompatError::Invalid { field, .. }
+            | CompatError::Unsupported { field, .. }
+            | CompatError::Schedule { field, .. } => field,
+        }
+    }
+
     pub(crate) fn invalid(
         field: &str,
         value: impl fmt::Display,

@@ -509,21 +509,12 @@ mod tests {
         });
     }
 
-    fn field(e: CompatError) -> String {
-        match e {
-            CompatError::Missing { field }
-            | CompatError::Invalid { field, .. }
-            | CompatError::Unsupported { field, .. }
-            | CompatError::Schedule { field, .. } => field,
-        }
-    }
-
     #[test]
     fn noise_and_malformed_configs_name_the_field() {
         let noisy = json!({"t_initial": 10, "noise_range_t": [2, 8]});
         let e = run("CosineLRScheduler", noisy, 3).unwrap_err();
         assert!(matches!(e, CompatError::Unsupported { .. }));
-        assert_eq!(field(e), "config.args.noise_range_t");
+        assert_eq!(e.field(), "config.args.noise_range_t");
         // Noise settings without a noise range are inert.
         assert!(
             run(
@@ -534,32 +525,32 @@ mod tests {
             .is_ok()
         );
         let e = run("CosineLRScheduler", json!({"t_initial": 10, "lb": -6.0}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.lb");
+        assert_eq!(e.field(), "config.args.lb");
         let e = run("TanhLRScheduler", json!({"t_initial": 10, "lb": 3.0}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.ub");
+        assert_eq!(e.field(), "config.args.ub");
         let e = run(
             "CosineLRScheduler",
             json!({"t_initial": 10, "k_decay": 0.0}),
             3,
         )
         .unwrap_err();
-        assert_eq!(field(e), "config.args.k_decay");
+        assert_eq!(e.field(), "config.args.k_decay");
         let e = run("CosineLRScheduler", json!({"t_initial": 0}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.t_initial");
+        assert_eq!(e.field(), "config.args.t_initial");
         let e = run("MultiStepLRScheduler", json!({"decay_t": 10}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.decay_t");
+        assert_eq!(e.field(), "config.args.decay_t");
         let e = run("WSDLRScheduler", json!({"t_initial": 10, "decay_t": 11}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.decay_t");
+        assert_eq!(e.field(), "config.args.decay_t");
         let e = run(
             "WSDLRScheduler",
             json!({"t_initial": 10, "decay_t": 5, "decay_fn": "exp"}),
             3,
         )
         .unwrap_err();
-        assert_eq!(field(e), "config.args.decay_fn");
+        assert_eq!(e.field(), "config.args.decay_fn");
         let e = run("CosineAnnealingLR", json!({}), 3).unwrap_err();
-        assert_eq!(field(e), "config.scheduler");
+        assert_eq!(e.field(), "config.scheduler");
         let e = run("PlateauLRScheduler", json!({"mode": "up"}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.mode");
+        assert_eq!(e.field(), "config.args.mode");
     }
 }

@@ -766,15 +766,6 @@ mod tests {
         }
     }
 
-    fn field_of(err: &CompatError) -> &str {
-        match err {
-            CompatError::Missing { field }
-            | CompatError::Invalid { field, .. }
-            | CompatError::Unsupported { field, .. }
-            | CompatError::Schedule { field, .. } => field,
-        }
-    }
-
     #[test]
     fn defaults_follow_torch() {
         // StepLR gamma = 0.1; ConstantLR factor = 1/3 for 5 steps; LinearLR 1/3 -> 1 over
@@ -836,7 +827,7 @@ mod tests {
         assert_close(&lr, &[2.0, 1.0, 0.25, 0.25 * 0.125]);
         let args = json!({"lr_lambda_src": "lambda epoch: epoch ^ 2"});
         let err = try_run("LambdaLR", sgd(1.0), args, 3).unwrap_err();
-        assert_eq!(field_of(&err), "config.args.lr_lambda_src", "{err}");
+        assert_eq!(err.field(), "config.args.lr_lambda_src", "{err}");
     }
 
     #[test]
@@ -883,7 +874,7 @@ mod tests {
         let adam = json!({"type": "Adam", "lr": 1e-3, "betas": [0.9, 0.999]});
         assert!(run("CyclicLR", adam, args.clone(), 3).momentum.is_some());
         let err = try_run("CyclicLR", json!({"type": "Adagrad", "lr": 0.1}), args, 3).unwrap_err();
-        assert_eq!(field_of(&err), "config.optimizer.type", "{err}");
+        assert_eq!(err.field(), "config.optimizer.type", "{err}");
     }
 
     #[test]
@@ -897,7 +888,7 @@ mod tests {
         assert!(close(t.lr[2], 1.0, 1e-12), "{:?}", t.lr);
         assert!(close(t.lr[9], 1.0 / 25.0 / 1e4, 1e-12), "{:?}", t.lr);
         let err = try_run("OneCycleLR", sgd(0.1), json!({"max_lr": 1.0}), 3).unwrap_err();
-        assert_eq!(field_of(&err), "config.args.total_steps", "{err}");
+        assert_eq!(err.field(), "config.args.total_steps", "{err}");
     }
 
     #[test]
@@ -913,7 +904,7 @@ mod tests {
         let args = json!({"schedulers": [{"scheduler": "StepLR", "args": {"step_size": 1}}],
                           "milestones": [3]});
         let err = try_run("SequentialLR", sgd(1.0), args, 3).unwrap_err();
-        assert_eq!(field_of(&err), "config.args.milestones", "{err}");
+        assert_eq!(err.field(), "config.args.milestones", "{err}");
     }
 
     #[test]
@@ -927,11 +918,7 @@ mod tests {
             {"scheduler": "StepLR", "args": {"step_size": 2}},
             {"scheduler": "LambdaLR", "args": {"lr_lambda_src": "lambda e: 1.0"}}]});
         let err = try_run("ChainedScheduler", sgd(1.0), args, 3).unwrap_err();
-        assert_eq!(
-            field_of(&err),
-            "config.args.schedulers[1].scheduler",
-            "{err}"
-        );
+        assert_eq!(err.field(), "config.args.schedulers[1].scheduler", "{err}");
     }
 
     #[test]
@@ -944,7 +931,7 @@ mod tests {
         assert_eq!((c.patience, c.cooldown), (10, 0));
         assert!(close(c.factor, 0.1, 0.0));
         let err = try_run("ReduceLROnPlateau", sgd(0.1), json!({"factor": 1.0}), 1).unwrap_err();
-        assert_eq!(field_of(&err), "config.args.factor", "{err}");
+        assert_eq!(err.field(), "config.args.factor", "{err}");
     }
 
     #[test]
@@ -999,11 +986,11 @@ mod tests {
         ];
         for (name, args, field) in cases {
             let err = try_run(name, sgd(0.1), args, 2).unwrap_err();
-            assert_eq!(field_of(&err), field, "{name}: {err}");
+            assert_eq!(err.field(), field, "{name}: {err}");
         }
         let err = eval_case(&json!({"source": "torch", "steps": 1,
             "config": {"scheduler": "StepLR", "args": {"step_size": 1}}}))
         .unwrap_err();
-        assert_eq!(field_of(&err), "config.optimizer", "{err}");
+        assert_eq!(err.field(), "config.optimizer", "{err}");
     }
 }

@@ -468,15 +468,6 @@ mod tests {
         }
     }
 
-    fn field(e: CompatError) -> String {
-        match e {
-            CompatError::Missing { field }
-            | CompatError::Invalid { field, .. }
-            | CompatError::Unsupported { field, .. }
-            | CompatError::Schedule { field, .. } => field,
-        }
-    }
-
     #[test]
     fn cosine_with_a_fractional_half_wave_and_past_the_end() {
         // (45 - 0) / (2 * 2) = 11.25 steps per half wave: cycles of one full wave.
@@ -546,7 +537,7 @@ mod tests {
         let none = json!({"num_warmup_steps": 0, "num_training_steps": 25,
             "scheduler_specific_kwargs": {"min_lr": 0.001}});
         let e = run("cosine_warmup_with_min_lr", none, 3).unwrap_err();
-        assert_eq!(field(e), "config.args.num_warmup_steps");
+        assert_eq!(e.field(), "config.args.num_warmup_steps");
     }
 
     #[test]
@@ -555,12 +546,12 @@ mod tests {
             "scheduler_specific_kwargs": {"min_lr": 0.001, "min_lr_rate": 0.1}});
         let e = run("cosine_with_min_lr", both, 3).unwrap_err();
         assert_eq!(
-            field(e),
+            e.field(),
             "config.args.scheduler_specific_kwargs.min_lr_rate"
         );
         let neither = json!({"num_warmup_steps": 0, "num_training_steps": 10});
         let e = run("cosine_with_min_lr", neither, 3).unwrap_err();
-        assert_eq!(field(e), "config.args.scheduler_specific_kwargs.min_lr");
+        assert_eq!(e.field(), "config.args.scheduler_specific_kwargs.min_lr");
     }
 
     #[test]
@@ -585,7 +576,7 @@ mod tests {
         let bad = json!({"num_warmup_steps": 3, "num_training_steps": 23,
             "scheduler_specific_kwargs": {"lr_end": 0.5}});
         let e = run("polynomial", bad, 3).unwrap_err();
-        assert_eq!(field(e), "config.args.scheduler_specific_kwargs.lr_end");
+        assert_eq!(e.field(), "config.args.scheduler_specific_kwargs.lr_end");
     }
 
     #[test]
@@ -634,7 +625,7 @@ mod tests {
             "scheduler_specific_kwargs": {"num_decay_steps": 6}});
         let e = run("warmup_stable_decay", missing, 3).unwrap_err();
         assert_eq!(
-            field(e),
+            e.field(),
             "config.args.scheduler_specific_kwargs.num_stable_steps"
         );
     }
@@ -652,21 +643,21 @@ mod tests {
     #[test]
     fn malformed_configs_name_the_field() {
         let e = run("cosine_with_hard_restarts", json!({}), 3).unwrap_err();
-        assert_eq!(field(e), "config.scheduler");
+        assert_eq!(e.field(), "config.scheduler");
         let e = run("linear", json!({"num_training_steps": 10}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.num_warmup_steps");
+        assert_eq!(e.field(), "config.args.num_warmup_steps");
         let e = run(
             "linear",
             json!({"num_warmup_steps": "ten", "num_training_steps": 10}),
             3,
         )
         .unwrap_err();
-        assert_eq!(field(e), "config.args.num_warmup_steps");
+        assert_eq!(e.field(), "config.args.num_warmup_steps");
         let typo = json!({"num_warmup_steps": 1, "num_training_steps": 10,
                           "scheduler_specific_kwargs": {"num_cycle": 2}});
         let e = run("cosine", typo, 3).unwrap_err();
-        assert_eq!(field(e), "config.args.scheduler_specific_kwargs.num_cycle");
+        assert_eq!(e.field(), "config.args.scheduler_specific_kwargs.num_cycle");
         let e = run("constant", json!({"warmup": 3}), 3).unwrap_err();
-        assert_eq!(field(e), "config.args.warmup");
+        assert_eq!(e.field(), "config.args.warmup");
     }
 }
