@@ -427,7 +427,6 @@ impl Experiment for GradientFlow {
         }
         err_fig.series[0].name = "measured".into();
         let mut rate_fig = Figure::new("Contraction per step vs constant step size", "step size eta", "rate per step")
-            .with_y_scale(Scale::Log)
             .with_caption("Measured asymptotic rate (seed 0, solid) and max_i |1 - eta lambda_i| (dashed). The minimum sits at 2/(L+mu); beyond 2/L the rate exceeds 1 and descent diverges.");
         rate_fig
             .series

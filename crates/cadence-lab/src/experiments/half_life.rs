@@ -224,7 +224,12 @@ impl Experiment for HalfLife {
             .join(", ");
         let explanation = match outcome {
             Outcome::Supported => format!(
-                "With equal half-lives (measured by cadence::analysis::half_life) the two decays end at measurably but slightly different losses; staircase / exponential final excess loss: {ratio_text}. The staircase holds each rate for a whole half-life (it spends 2 ln 2 = 1.39 times the rate area per half-life), so it carries more noise into the end of each stair."
+                "With equal half-lives (measured by cadence::analysis::half_life) the two decays end at measurably but slightly different losses; staircase / exponential final excess loss: {ratio_text}.{}",
+                if ratios.iter().all(|&r| r > 1.0) {
+                    " The staircase ends higher: it holds each rate for a whole half-life (2 ln 2 = 1.39 times the exponential's rate area per half-life), so it carries more noise into the end of each stair."
+                } else {
+                    ""
+                }
             ),
             Outcome::NotSupported => format!(
                 "The final results differ by more than a factor {SLIGHT}, which is not \"slightly\": staircase / exponential final excess loss: {ratio_text}. The staircase holds each rate for a whole half-life, so at the end it sits at the noise level of twice the final rate."
