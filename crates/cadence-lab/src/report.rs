@@ -322,8 +322,11 @@ pub struct ExperimentReport {
     pub findings: Vec<String>,
     /// The verdict.
     pub verdict: Verdict,
-    /// Wall time of the experiment in seconds (including reused runs).
+    /// Wall time of this invocation in seconds (short when runs were read back).
     pub wall_time_s: f64,
+    /// The summed single-thread time of all its runs, reused ones included: what a
+    /// fresh run costs in CPU seconds.
+    pub run_time_s: f64,
     /// Runs executed in this invocation.
     pub runs_executed: usize,
     /// Runs read back from the output directory instead of being run again.
@@ -350,6 +353,7 @@ impl ExperimentReport {
             findings: Vec::new(),
             verdict,
             wall_time_s: 0.0,
+            run_time_s: 0.0,
             runs_executed: 0,
             runs_reused: 0,
         }
@@ -413,14 +417,15 @@ fn p_text(t: &TestResult) -> String {
 
 fn markdown(reports: &[ExperimentReport], svgs: &[Vec<(String, String)>]) -> String {
     let mut s = String::from("# cadence lab report\n\n");
-    s.push_str("| experiment | verdict | wall time |\n|---|---|---|\n");
+    s.push_str("| experiment | verdict | wall time | CPU time of its runs |\n|---|---|---|---|\n");
     for r in reports {
         let _ = writeln!(
             s,
-            "| [{0}](#{0}) | **{1}** | {2:.1} s |",
+            "| [{0}](#{0}) | **{1}** | {2:.1} s | {3:.1} s |",
             r.name,
             r.verdict.outcome.label(),
-            r.wall_time_s
+            r.wall_time_s,
+            r.run_time_s
         );
     }
     for (r, figs) in reports.iter().zip(svgs) {
@@ -441,8 +446,8 @@ fn markdown(reports: &[ExperimentReport], svgs: &[Vec<(String, String)>]) -> Str
         }
         let _ = writeln!(
             s,
-            "- size: {:?}; seeds: {:?}; wall time {:.1} s ({} runs executed, {} reused)",
-            r.size, r.seeds, r.wall_time_s, r.runs_executed, r.runs_reused
+            "- size: {:?}; seeds: {:?}; wall time {:.1} s ({} runs executed, {} reused; {:.1} CPU s in all runs)",
+            r.size, r.seeds, r.wall_time_s, r.runs_executed, r.runs_reused, r.run_time_s
         );
         if !r.findings.is_empty() {
             s.push_str("\n### Findings\n\n");
@@ -500,7 +505,7 @@ th{background:#f0f0f0} caption{font-weight:600;text-align:left;padding:.3em 0}
 </style></head><body>
 <h1>cadence lab report</h1>
 <p class="meta">Each experiment tests one claim of the article on learning-rate scheduling. Verdicts are computed from the measured data by the named test; numbers are means with 95% t confidence intervals over seeds.</p>
-<table><tr><th>experiment</th><th>verdict</th><th>wall time</th></tr>
+<table><tr><th>experiment</th><th>verdict</th><th>wall time</th><th>CPU time of its runs</th></tr>
 "#,
     );
     let badge = |o: crate::report::Outcome| {
@@ -514,10 +519,11 @@ th{background:#f0f0f0} caption{font-weight:600;text-align:left;padding:.3em 0}
     for r in reports {
         let _ = writeln!(
             s,
-            r##"<tr><td><a href="#{0}">{0}</a></td><td>{1}</td><td>{2:.1} s</td></tr>"##,
+            r##"<tr><td><a href="#{0}">{0}</a></td><td>{1}</td><td>{2:.1} s</td><td>{3:.1} s</td></tr>"##,
             esc(&r.name),
             badge(r.verdict.outcome),
-            r.wall_time_s
+            r.wall_time_s,
+            r.run_time_s
         );
     }
     s.push_str("</table>\n");
@@ -549,8 +555,8 @@ th{background:#f0f0f0} caption{font-weight:600;text-align:left;padding:.3em 0}
         }
         let _ = writeln!(
             s,
-            "<li class=\"meta\">size {:?}; seeds {:?}; wall time {:.1} s ({} runs executed, {} reused)</li></ul>",
-            r.size, r.seeds, r.wall_time_s, r.runs_executed, r.runs_reused
+            "<li class=\"meta\">size {:?}; seeds {:?}; wall time {:.1} s ({} runs executed, {} reused; {:.1} CPU s in all runs)</li></ul>",
+            r.size, r.seeds, r.wall_time_s, r.runs_executed, r.runs_reused, r.run_time_s
         );
         s.push_str("<div class=\"figs\">");
         for ((_, svg), fig) in figs.iter().zip(&r.figures) {

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bump when a change to the lab's code changes what a stored run would contain, so
 /// that old results are not reused.
-const RUNS_VERSION: u32 = 1;
+const RUNS_VERSION: u32 = 2;
 
 /// Whether to draw progress bars.
 ///
@@ -98,7 +98,7 @@ impl Config {
 /// The results of [`run_parallel`], in the order of the jobs, and how many ran.
 ///
 /// ```
-/// let r = cadence_lab::runner::Runs { results: vec![1], executed: 1, reused: 0 };
+/// let r = cadence_lab::runner::Runs { results: vec![1], executed: 1, reused: 0, run_seconds: 0.5 };
 /// assert_eq!(r.results.len(), r.executed + r.reused);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +109,9 @@ pub struct Runs<R> {
     pub executed: usize,
     /// Jobs read back from earlier runs.
     pub reused: usize,
+    /// The summed single-thread time of all runs, those read back included (each stored
+    /// run keeps the time it took).
+    pub run_seconds: f64,
 }
 
 /// 64-bit FNV-1a: stable across builds and platforms (unlike `DefaultHasher`).
@@ -158,17 +161,22 @@ struct Stored<'a, C, R> {
     version: u32,
     experiment: &'a str,
     job: &'a C,
+    seconds: f64,
     result: &'a R,
 }
 
-fn load<R: DeserializeOwned>(path: &Path, job_json: &serde_json::Value) -> Option<R> {
+fn load<R: DeserializeOwned>(path: &Path, job_json: &serde_json::Value) -> Option<(R, f64)> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut stored: serde_json::Value = serde_json::from_str(&text).ok()?;
     if stored.get("version")? != &serde_json::json!(RUNS_VERSION) || stored.get("job")? != job_json
     {
         return None;
     }
-    serde_json::from_value(stored.get_mut("result")?.take()).ok()
+    let seconds = stored.get("seconds")?.as_f64()?;
+    Some((
+        serde_json::from_value(stored.get_mut("result")?.take()).ok()?,
+        seconds,
+    ))
 }
 
 /// Runs `run` on every job in parallel (one job per thread at a time), reusing results
@@ -218,31 +226,36 @@ where
     let reused = AtomicUsize::new(0);
     let results = jobs
         .par_iter()
-        .map(|job| -> Result<R> {
+        .map(|job| -> Result<(R, f64)> {
             let job_json = serde_json::to_value(job)?;
             let key = format!("{RUNS_VERSION}/{experiment}/{job_json}");
             let path = dir.join(format!("{:016x}.json", fnv1a(key.as_bytes())));
-            if let Some(r) = load::<R>(&path, &job_json) {
+            if let Some(found) = load::<R>(&path, &job_json) {
                 reused.fetch_add(1, Ordering::Relaxed);
                 bar.inc(1);
-                return Ok(r);
+                return Ok(found);
             }
+            let start = std::time::Instant::now();
             let r = run(job)?;
+            let seconds = start.elapsed().as_secs_f64();
             let stored = Stored {
                 version: RUNS_VERSION,
                 experiment,
                 job,
+                seconds,
                 result: &r,
             };
             write_atomic(&path, serde_json::to_string(&stored)?.as_bytes())?;
             executed.fetch_add(1, Ordering::Relaxed);
             bar.inc(1);
-            Ok(r)
+            Ok((r, seconds))
         })
-        .collect::<Result<Vec<R>>>()?;
+        .collect::<Result<Vec<(R, f64)>>>()?;
     bar.finish_and_clear();
+    let run_seconds = results.iter().map(|(_, s)| s).sum();
     Ok(Runs {
-        results,
+        results: results.into_iter().map(|(r, _)| r).collect(),
+        run_seconds,
         executed: executed.into_inner(),
         reused: reused.into_inner(),
     })

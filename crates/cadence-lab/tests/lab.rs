@@ -64,5 +64,9 @@ fn quick_lab_writes_reports_and_resumes() {
             r.name
         );
         assert_eq!(r.verdict.outcome, before.verdict.outcome);
+        // The stored runs keep their time: the CPU cost is reported unchanged (same
+        // numbers summed in the same order).
+        assert!(before.run_time_s > 0.0);
+        assert_eq!(r.run_time_s, before.run_time_s);
     }
 }

@@ -459,6 +459,7 @@ impl Experiment for GradientFlow {
         report.figures = vec![err_fig, rate_fig];
         report.runs_executed = runs.executed;
         report.runs_reused = runs.reused;
+        report.run_time_s = runs.run_seconds;
         Ok(report)
     }
 }

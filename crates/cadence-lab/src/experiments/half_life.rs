@@ -286,6 +286,7 @@ impl Experiment for HalfLife {
         report.tables = vec![matched, outcomes];
         report.runs_executed = runs.executed;
         report.runs_reused = runs.reused;
+        report.run_time_s = runs.run_seconds;
         Ok(report)
     }
 }

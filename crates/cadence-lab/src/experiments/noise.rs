@@ -393,6 +393,7 @@ impl Experiment for Noise {
         ));
         report.runs_executed = runs.executed;
         report.runs_reused = runs.reused;
+        report.run_time_s = runs.run_seconds;
         Ok(report)
     }
 }

@@ -463,6 +463,7 @@ impl Experiment for Restarts {
         report.findings = findings;
         report.runs_executed = runs.executed;
         report.runs_reused = runs.reused;
+        report.run_time_s = runs.run_seconds;
         Ok(report)
     }
 }
