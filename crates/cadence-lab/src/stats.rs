@@ -459,7 +459,8 @@ pub fn mann_whitney_less(a: &[f64], b: &[f64]) -> TestResult {
 
 /// Fisher's exact test on a 2x2 table `[[a, b], [c, d]]`, two-sided.
 ///
-/// Rows are groups, columns are success/failure; the statistic is the sample odds ratio.
+/// Rows are groups, columns are success/failure; the statistic is the odds ratio with
+/// 0.5 added to every cell (Haldane-Anscombe), finite even with empty cells.
 ///
 /// ```
 /// use cadence_lab::stats::fisher_exact;
@@ -467,6 +468,7 @@ pub fn mann_whitney_less(a: &[f64], b: &[f64]) -> TestResult {
 /// // Fisher's tea-tasting table.
 /// assert!((fisher_exact(3, 1, 1, 3).p_value - 0.485_714).abs() < 1e-5);
 /// assert!(fisher_exact(10, 0, 0, 10).p_value < 1e-4);
+/// assert_eq!(fisher_exact(0, 5, 0, 5).statistic, 1.0);
 /// ```
 pub fn fisher_exact(a: u64, b: u64, c: u64, d: u64) -> TestResult {
     let (r1, r2, c1) = (a + b, c + d, a + c);
@@ -483,7 +485,8 @@ pub fn fisher_exact(a: u64, b: u64, c: u64, d: u64) -> TestResult {
         .filter(|&lp| lp <= observed + 1e-9)
         .map(f64::exp)
         .sum();
-    let odds = (a as f64 * d as f64) / (b as f64 * c as f64);
+    // Haldane-Anscombe: 0.5 added to every cell keeps the odds ratio finite.
+    let odds = ((a as f64 + 0.5) * (d as f64 + 0.5)) / ((b as f64 + 0.5) * (c as f64 + 0.5));
     TestResult {
         test: "Fisher exact test (two-sided)".into(),
         statistic: odds,
