@@ -125,27 +125,23 @@ impl<'a> Fields<'a> {
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, CompatError> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| {
-                CompatError::invalid(&self.path_of(key), v, "must be true or false")
-            }),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| CompatError::invalid(&self.path_of(key), v, "must be true or false")),
         }
     }
 
     /// A required list of numbers.
     pub fn f64_list(&self, key: &str) -> Result<Vec<f64>, CompatError> {
         let v = self.required(key)?;
-        let list = v.as_array().ok_or_else(|| {
-            CompatError::invalid(&self.path_of(key), v, "must be a list of numbers")
-        })?;
+        let list = v
+            .as_array()
+            .ok_or_else(|| CompatError::invalid(&self.path_of(key), v, "must be a list of numbers"))?;
         list.iter()
             .enumerate()
             .map(|(i, x)| {
                 as_f64(x).ok_or_else(|| {
-                    CompatError::invalid(
-                        &format!("{}[{i}]", self.path_of(key)),
-                        x,
-                        "must be a number",
-                    )
+                    CompatError::invalid(&format!("{}[{i}]", self.path_of(key)), x, "must be a number")
                 })
             })
             .collect()
@@ -155,11 +151,7 @@ impl<'a> Fields<'a> {
     pub fn u64_list(&self, key: &str) -> Result<Vec<u64>, CompatError> {
         let v = self.required(key)?;
         let list = v.as_array().ok_or_else(|| {
-            CompatError::invalid(
-                &self.path_of(key),
-                v,
-                "must be a list of non-negative integers",
-            )
+            CompatError::invalid(&self.path_of(key), v, "must be a list of non-negative integers")
         })?;
         list.iter()
             .enumerate()
@@ -196,11 +188,7 @@ impl<'a> Fields<'a> {
                 path: self.path_of(key),
                 map,
             })),
-            Some(other) => Err(CompatError::invalid(
-                &self.path_of(key),
-                other,
-                "must be an object",
-            )),
+            Some(other) => Err(CompatError::invalid(&self.path_of(key), other, "must be an object")),
         }
     }
 
@@ -210,10 +198,7 @@ impl<'a> Fields<'a> {
             None => Ok(()),
             Some(k) => Err(CompatError::Unsupported {
                 field: self.path_of(k),
-                detail: format!(
-                    "unknown or unsupported argument (known: {})",
-                    known.join(", ")
-                ),
+                detail: format!("unknown or unsupported argument (known: {})", known.join(", ")),
             }),
         }
     }

@@ -78,11 +78,7 @@ pub enum CompatError {
 }
 
 impl CompatError {
-    pub(crate) fn invalid(
-        field: &str,
-        value: impl fmt::Display,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn invalid(field: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
         CompatError::Invalid {
             field: field.to_owned(),
             value: value.to_string(),

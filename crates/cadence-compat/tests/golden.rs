@@ -16,11 +16,7 @@ fn within(actual: f64, expected: f64) -> bool {
 
 fn compare(name: &str, what: &str, actual: &[f64], expected: &[f64]) -> Option<String> {
     if actual.len() != expected.len() {
-        return Some(format!(
-            "{name}: {what} has {} values, expected {}",
-            actual.len(),
-            expected.len()
-        ));
+        return Some(format!("{name}: {what} has {} values, expected {}", actual.len(), expected.len()));
     }
     let bad: Vec<String> = actual
         .iter()
@@ -42,18 +38,13 @@ fn every_golden_case_matches() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 88,
-        "expected the 88 recorded cases, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 88, "expected the 88 recorded cases, found {}", files.len());
     let mut failures = Vec::new();
     for path in &files {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let expected_lr: Vec<f64> = serde_json::from_value(case["lr"].clone()).unwrap();
-        let expected_mom: Option<Vec<f64>> =
-            serde_json::from_value(case["momentum"].clone()).unwrap();
+        let expected_mom: Option<Vec<f64>> = serde_json::from_value(case["momentum"].clone()).unwrap();
         match cadence_compat::eval_case(&case) {
             Err(e) => failures.push(format!("{name}: {e}")),
             Ok(run) => {
