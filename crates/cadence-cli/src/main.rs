@@ -96,6 +96,51 @@ enum Command {
     /// Reproduce other libraries' schedulers exactly (PyTorch, optax, transformers, timm).
     #[command(subcommand)]
     Compat(CompatCommand),
+    /// Run the lab: experiments that test the article's claims and write a report.
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Experiments: noise, half-life, gradient-flow, restarts (or `all`).
+Each writes its section of OUT/index.html (plots inline), OUT/report.md and
+OUT/results.json (every number). Finished runs are kept under OUT/runs/ and reused on a
+rerun with the same settings, so an interrupted lab resumes where it stopped.
+
+Examples:
+  cadence lab all --out lab-report
+  cadence lab noise,gradient-flow --quick --out /tmp/lab
+  cadence lab fold --sequence ABBABBABABBAB --schedule 'cosine(0.02, 0, 20k)' --seeds 20 --steps 20k --json"
+)]
+struct LabArgs {
+    /// `all`, one experiment, a comma-separated list, or `fold` (see --sequence).
+    #[arg(value_name = "EXPERIMENT", default_value = "all")]
+    experiment: String,
+    /// Output directory for the report.
+    #[arg(long, short, value_name = "DIR", default_value = "lab-report")]
+    out: PathBuf,
+    /// Small sizes (seconds instead of minutes); for tests and a first look.
+    #[arg(long)]
+    quick: bool,
+    /// fold: the A/B sequence of the off-lattice AB protein model.
+    #[arg(long, value_name = "SEQ", default_value = "ABBABBABABBAB")]
+    sequence: String,
+    /// fold: the step-size schedule (text spec).
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "cosine(init=0.02, end=0, decay_steps=20k)"
+    )]
+    schedule: String,
+    /// fold: how many seeds (random starting chains).
+    #[arg(long, value_name = "K", default_value_t = 20)]
+    seeds: u64,
+    /// fold: gradient steps per seed.
+    #[arg(long, value_name = "N", value_parser = parse_steps, default_value = "20000")]
+    steps: u64,
+    /// fold: print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +284,7 @@ fn run(command: Command, out: &mut impl Write) -> Result<()> {
             writeln!(out)?;
             Ok(())
         }
+        Command::Lab(args) => lab(args, out),
         Command::List => {
             for name in ScheduleSpec::NAMES {
                 let fields = cadence::text::fields(name).unwrap_or_default();
@@ -247,6 +293,61 @@ fn run(command: Command, out: &mut impl Write) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn lab(args: LabArgs, out: &mut impl Write) -> Result<()> {
+    if args.experiment == "fold" {
+        let model = cadence_lab::landscape::AbModel::parse(&args.sequence)
+            .with_context(|| format!("--sequence {}", args.sequence))?;
+        let schedule = input::from_text(&args.schedule).context("--schedule")?.spec;
+        let options = cadence_lab::fold::FoldOptions {
+            seeds: args.seeds,
+            steps: args.steps,
+            ..Default::default()
+        };
+        let result = cadence_lab::fold::fold(&model, &schedule, &options);
+        if args.json {
+            serde_json::to_writer(&mut *out, &result)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "sequence     {}", result.sequence)?;
+            writeln!(out, "best energy  {}", format_number(result.best_energy))?;
+            if let Some(best) = result.best_known {
+                writeln!(out, "best known   {}", format_number(best))?;
+            }
+            for s in &result.per_seed {
+                writeln!(
+                    out,
+                    "seed {:>3}: best {}, final {}",
+                    s.seed,
+                    format_number(s.best_energy),
+                    format_number(s.final_energy)
+                )?;
+            }
+        }
+        return Ok(());
+    }
+    let size = if args.quick {
+        cadence_lab::Size::Quick
+    } else {
+        cadence_lab::Size::Full
+    };
+    let filter = (args.experiment != "all").then_some(args.experiment.as_str());
+    let reports = cadence_lab::run_all(&args.out, size, filter)?;
+    for r in &reports {
+        writeln!(
+            out,
+            "{:<14} {:<14} {:>7.1} s  ({} runs, {} reused)  {}",
+            r.name,
+            r.verdict.outcome.label(),
+            r.wall_time_s,
+            r.runs_executed,
+            r.runs_reused,
+            r.verdict.explanation
+        )?;
+    }
+    writeln!(out, "report: {}", args.out.join("index.html").display())?;
+    Ok(())
 }
 
 /// Reads a JSON document from a file, or from standard input for `-`.
