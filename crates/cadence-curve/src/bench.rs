@@ -478,12 +478,14 @@ mod tests {
 /// The fit settings [`leave_one_size_out`] chooses among for [`LawKind::PowerArea`]: every
 /// combination of the shape-prior centre `C in {2, 3}`, `beta = gamma in {0.5, 0.6}`
 /// (weight 0.1) and the Huber threshold `delta in {1e-3, 3e-3}` (on log-loss), eight in all,
-/// the first being [`FitOptions::default`].
+/// the first being what [`FitOptions::default`] means for [`LawKind::PowerArea`].
 ///
 /// ```
-/// let grid = cadence_curve::selection_grid();
+/// use cadence_curve::{selection_grid, FitOptions, ShapePrior};
+/// let grid = selection_grid();
 /// assert_eq!(grid.len(), 8);
-/// assert_eq!(grid[0], cadence_curve::FitOptions::default());
+/// let default = FitOptions { shape_prior: Some(ShapePrior::default()), ..FitOptions::default() };
+/// assert_eq!(grid[0], default);
 /// ```
 pub fn selection_grid() -> Vec<FitOptions> {
     let mut grid = Vec::new();
