@@ -2,8 +2,10 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::error::Error;
-use crate::fit::{Fit, FitOptions, fit};
+use crate::fit::{Fit, FitOptions, ShapePrior, fit};
 use crate::law::{FittedLaw, LawKind};
 use crate::run::{TrainingRun, load_run_csv};
 
@@ -194,6 +196,28 @@ impl Metrics {
     /// ```
     pub fn meets(&self, reference: &Metrics) -> bool {
         self.r2 >= reference.r2 && self.worste <= reference.worste
+    }
+
+    /// How far `self` is ahead of `reference` on the acceptance criteria, as the smaller of
+    /// the two relative margins
+    ///
+    /// ```text
+    /// min( (r2 - r2_ref) / (1 - r2_ref),  (worste_ref - worste) / worste_ref )
+    /// ```
+    ///
+    /// `>= 0` exactly when [`Metrics::meets`] holds (up to rounding); the criterion
+    /// [`leave_one_size_out`] maximises.
+    ///
+    /// ```
+    /// use cadence_curve::{published_metrics, Metrics};
+    /// let paper = published_metrics("25").unwrap();
+    /// let better = Metrics { r2: 0.9994, worste: 0.002045, ..paper };
+    /// assert!((better.margin(&paper) - 0.5).abs() < 1e-9);
+    /// ```
+    pub fn margin(&self, reference: &Metrics) -> f64 {
+        let r2 = (self.r2 - reference.r2) / (1.0 - reference.r2);
+        let worste = (reference.worste - self.worste) / reference.worste;
+        r2.min(worste)
     }
 }
 
@@ -404,6 +428,36 @@ mod tests {
     }
 
     #[test]
+    fn choice_never_looks_at_the_held_out_size() {
+        // Rows: settings; columns: sizes. Settings 0 and 2 tie on sizes 1 and 2.
+        let margins = vec![
+            vec![-0.5, 0.3, 0.2],
+            vec![0.9, 0.1, 0.1],
+            vec![0.0, 0.3, 0.2],
+        ];
+        assert_eq!(choose(&margins, 0), (0, 0.2)); // ties to the lower index
+        assert_eq!(choose(&margins, 1), (1, 0.1));
+        assert_eq!(choose(&margins, 2), (1, 0.1));
+        // Changing the held-out size's own margins never changes its choice.
+        let mut changed = margins.clone();
+        changed[1][0] = 5.0;
+        changed[0][0] = -5.0;
+        assert_eq!(choose(&changed, 0), choose(&margins, 0));
+    }
+
+    #[test]
+    fn margin_is_the_worse_relative_margin() {
+        let paper = published_metrics("100").unwrap();
+        let worse_r2 = Metrics {
+            r2: paper.r2 - 0.00017,
+            worste: paper.worste / 2.0,
+            ..paper
+        };
+        assert!((worse_r2.margin(&paper) + 0.1).abs() < 1e-9);
+        assert!(!worse_r2.meets(&paper));
+    }
+
+    #[test]
     fn missing_curve_is_a_typed_error() {
         let err = load_published_curve(Path::new("/nonexistent"), "cosine_24000").unwrap_err();
         assert!(matches!(err, Error::MissingCurve { .. }));
@@ -419,4 +473,144 @@ mod tests {
         assert!((m.worste - 0.1).abs() < 1e-12);
         assert!((m.prede - (0.1 + 0.05) / 4.0).abs() < 1e-12);
     }
+}
+
+/// The fit settings [`leave_one_size_out`] chooses among for [`LawKind::PowerArea`]: every
+/// combination of the shape-prior centre `C in {2, 3}`, `beta = gamma in {0.5, 0.6}`
+/// (weight 0.1) and the Huber threshold `delta in {1e-3, 3e-3}` (on log-loss), eight in all,
+/// the first being what [`FitOptions::default`] means for [`LawKind::PowerArea`].
+///
+/// ```
+/// use cadence_curve::{selection_grid, FitOptions, ShapePrior};
+/// let grid = selection_grid();
+/// assert_eq!(grid.len(), 8);
+/// let default = FitOptions { shape_prior: Some(ShapePrior::default()), ..FitOptions::default() };
+/// assert_eq!(grid[0], default);
+/// ```
+pub fn selection_grid() -> Vec<FitOptions> {
+    let mut grid = Vec::new();
+    for huber_delta in [1e-3, 3e-3] {
+        for shape in [0.5, 0.6] {
+            for c in [2.0, 3.0] {
+                grid.push(FitOptions {
+                    huber_delta,
+                    shape_prior: Some(ShapePrior {
+                        c,
+                        beta: shape,
+                        gamma: shape,
+                        ..ShapePrior::default()
+                    }),
+                    ..FitOptions::default()
+                });
+            }
+        }
+    }
+    grid
+}
+
+/// The honest result for one size of [`leave_one_size_out`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SizeSelection {
+    /// The held-out size folder, e.g. `"25"`.
+    pub size: String,
+    /// Index of the chosen settings in the grid.
+    pub chosen: usize,
+    /// The chosen settings.
+    pub options: FitOptions,
+    /// Their score on the *other* sizes: the smallest [`Metrics::margin`] over them
+    /// (`>= 0`: they beat the published numbers on every other size).
+    pub score: f64,
+    /// The held-out size's benchmark with the chosen settings: the reported result.
+    pub report: BenchReport,
+}
+
+/// Leave-one-size-out choice of the fit settings: for each size folder under `root`, picks
+/// from `grid` the settings whose worst [`Metrics::margin`] against the published numbers
+/// over the *other* sizes is largest (ties to the lower index), and reports that size's
+/// benchmark with them. No choice ever looks at the held-out size's predicted curves, so
+/// each [`SizeSelection::report`] is an honest out-of-sample result. Every (settings,
+/// size) pair is fitted once, in parallel.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for fewer than two sizes, a size without
+/// [`published_metrics`], or an empty grid; otherwise as [`bench()`].
+///
+/// ```no_run
+/// use cadence_curve::{leave_one_size_out, selection_grid, LawKind};
+/// let root = concat!(env!("CARGO_MANIFEST_DIR"), "/data/loss-curves");
+/// let grid = selection_grid();
+/// for sel in leave_one_size_out(root.as_ref(), &["25", "100", "400"], LawKind::PowerArea, &grid)? {
+///     println!("{}M: settings {} -> R^2 {:.5}", sel.size, sel.chosen, sel.report.overall.r2);
+/// }
+/// # Ok::<(), cadence_curve::Error>(())
+/// ```
+pub fn leave_one_size_out(
+    root: &Path,
+    sizes: &[&str],
+    law: LawKind,
+    grid: &[FitOptions],
+) -> Result<Vec<SizeSelection>, Error> {
+    if sizes.len() < 2 {
+        return Err(Error::invalid(
+            "sizes",
+            sizes.len(),
+            "need at least two sizes",
+        ));
+    }
+    if grid.is_empty() {
+        return Err(Error::invalid("grid", 0, "need at least one setting"));
+    }
+    let papers = sizes
+        .iter()
+        .map(|s| {
+            published_metrics(s)
+                .ok_or_else(|| Error::invalid("size", s, "has no published numbers"))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let pairs: Vec<(usize, usize)> = (0..grid.len())
+        .flat_map(|g| (0..sizes.len()).map(move |s| (g, s)))
+        .collect();
+    let reports = pairs
+        .par_iter()
+        .map(|&(g, s)| bench(&root.join(sizes[s]), law, &grid[g]))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let report = |g: usize, s: usize| &reports[g * sizes.len() + s];
+    let margins: Vec<Vec<f64>> = (0..grid.len())
+        .map(|g| {
+            (0..sizes.len())
+                .map(|s| report(g, s).overall.margin(&papers[s]))
+                .collect()
+        })
+        .collect();
+    Ok((0..sizes.len())
+        .map(|held| {
+            let (chosen, best) = choose(&margins, held);
+            SizeSelection {
+                size: sizes[held].to_owned(),
+                chosen,
+                options: grid[chosen].clone(),
+                score: best,
+                report: report(chosen, held).clone(),
+            }
+        })
+        .collect())
+}
+
+/// The leave-one-size-out rule: given `margins[setting][size]`, the setting whose smallest
+/// margin over every size but `held` is largest (ties to the lower index), and that margin.
+fn choose(margins: &[Vec<f64>], held: usize) -> (usize, f64) {
+    let score = |row: &[f64]| {
+        row.iter()
+            .enumerate()
+            .filter(|&(s, _)| s != held)
+            .map(|(_, &m)| m)
+            .fold(f64::INFINITY, f64::min)
+    };
+    margins
+        .iter()
+        .enumerate()
+        .map(|(g, row)| (g, score(row)))
+        .fold((0, f64::NEG_INFINITY), |best, (g, v)| {
+            if v > best.1 { (g, v) } else { best }
+        })
 }
