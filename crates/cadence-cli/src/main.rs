@@ -13,6 +13,8 @@ use cadence_cli::plot::{self, PlotOptions, Series};
 use cadence_cli::terminal;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod curve;
+
 const SPEC_HELP: &str = "\
 SPEC is a schedule in the text spec language, for example
     'linear(init=1e-3, end=0, steps=10k)'
@@ -98,6 +100,9 @@ enum Command {
     Compat(CompatCommand),
     /// Run the lab: experiments that test the article's claims and write a report.
     Lab(LabArgs),
+    /// Loss-curve laws: fit logged runs, predict any schedule's loss, optimise a schedule.
+    #[command(subcommand)]
+    Curve(curve::CurveCommand),
 }
 
 #[derive(Debug, Args)]
@@ -285,6 +290,7 @@ fn run(command: Command, out: &mut impl Write) -> Result<()> {
             Ok(())
         }
         Command::Lab(args) => lab(args, out),
+        Command::Curve(command) => curve::run(command, out),
         Command::List => {
             for name in ScheduleSpec::NAMES {
                 let fields = cadence::text::fields(name).unwrap_or_default();

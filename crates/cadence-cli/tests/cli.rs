@@ -483,3 +483,121 @@ fn compat_eval_names_the_bad_field() {
     assert!(!ok);
     assert!(err.contains("config.scheduler"), "{err}");
 }
+
+/// The bundled loss curves of the multi-power-law data set (crates/cadence-curve/data).
+fn curves(size: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../cadence-curve/data/loss-curves")
+        .join(size)
+}
+
+#[test]
+fn curve_bench_json_reports_the_protocol_metrics_and_the_baseline() {
+    let dir = curves("400");
+    let (ok, out, err) = cadence(&["curve", "bench", dir.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["r2", "mae", "rmse", "prede", "worste"] {
+        assert!(
+            json[key].as_f64().is_some_and(f64::is_finite),
+            "{key}: {json}"
+        );
+        assert!(json["baseline"][key].as_f64().is_some(), "baseline {key}");
+    }
+    let per_curve = json["per_curve"].as_array().unwrap();
+    let names: Vec<&str> = per_curve
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(
+        !names.contains(&"cosine_24000"),
+        "a fitting curve was scored: {names:?}"
+    );
+    // 400M: cadence's default law beats the published numbers (see the crate docs).
+    assert!(json["r2"].as_f64().unwrap() >= json["published"]["r2"].as_f64().unwrap());
+    assert!(json["worste"].as_f64().unwrap() <= json["published"]["worste"].as_f64().unwrap());
+}
+
+#[test]
+fn curve_fit_predict_and_optimize_round_trip_through_files() {
+    let dir = curves("25");
+    let law = scratch("law.json");
+    let (ok, _, err) = cadence(&[
+        "curve",
+        "fit",
+        dir.join("cosine_24000.csv").to_str().unwrap(),
+        dir.join("constant_24000.csv").to_str().unwrap(),
+        "--law",
+        "annealing",
+        "-o",
+        law.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = cadence(&[
+        "curve",
+        "predict",
+        "--law",
+        law.to_str().unwrap(),
+        "--schedule",
+        "warmup(linear, 2160, 0) >> cosine(3e-4, 3e-5, 21840)",
+        "--steps",
+        "24k",
+        "--every",
+        "4k",
+    ]);
+    assert!(ok, "{err}");
+    let rows: Vec<f64> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rows.len(), 7, "{out}");
+    assert!(
+        rows.windows(2).all(|w| w[1] < w[0]),
+        "loss should fall under a cosine: {rows:?}"
+    );
+    let schedule = scratch("optimised.json");
+    let (ok, out, err) = cadence(&[
+        "curve",
+        "optimize",
+        "--law",
+        law.to_str().unwrap(),
+        "--steps",
+        "3000",
+        "--peak",
+        "3e-4",
+        "--warmup",
+        "300",
+        "-o",
+        schedule.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("predicted final loss"), "{out}");
+    // The written schedule is a cadence spec: peak after warmup, never above it.
+    let (ok, out, err) = cadence(&[
+        "values",
+        "--spec-file",
+        schedule.to_str().unwrap(),
+        "--steps",
+        "3000",
+    ]);
+    assert!(ok, "{err}");
+    let values: Vec<f64> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!((values[299] - 3e-4).abs() < 1e-12, "{}", values[299]);
+    assert!(values.iter().all(|&v| v <= 3e-4 + 1e-15));
+    let bad = write("bad-run.csv", "step,lr,loss\n1,0.1,3.0\n0,0.1,2.9\n");
+    let (ok, _, err) = cadence(&[
+        "curve",
+        "fit",
+        bad.to_str().unwrap(),
+        "-o",
+        law.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("bad-run.csv:3") && err.contains("steps must increase"), "{err}");
+}

@@ -1,0 +1,378 @@
+//! `cadence curve`: fit a schedule-aware loss law to logged runs, predict the loss curve of
+//! any schedule, optimise a schedule against the law, and run the published benchmark.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use cadence::Schedule;
+use cadence_cli::analysis::format_number;
+use cadence_cli::input;
+use cadence_cli::plot::{self, PlotOptions, Series};
+use cadence_curve::{
+    BenchReport, FitOptions, FittedLaw, LawKind, Metrics, OptimizeOptions, Role, TrainingRun,
+};
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum CurveCommand {
+    /// Fit a law to logged runs (CSV files with `step,lr,loss` columns).
+    #[command(
+        after_help = "The per-step LR of each run is rebuilt from its logged `lr` column (linear
+between logged rows), or given exactly with one --schedule per run, in order.
+
+Examples:
+  cadence curve fit runs/cosine.csv runs/constant.csv -o law.json
+  cadence curve fit a.csv b.csv --schedule 'warmup(linear, 2160, 0) >> cosine(3e-4, 3e-5, 21840)' \\
+      --schedule 'warmup(linear, 2160, 0) >> constant(value=3e-4)' --law annealing -o law.json"
+    )]
+    Fit {
+        /// The runs to fit on.
+        #[arg(value_name = "RUN.csv", required = true)]
+        runs: Vec<PathBuf>,
+        /// The exact schedule of each run (text spec), in the order of the files.
+        #[arg(long, value_name = "SPEC")]
+        schedule: Vec<String>,
+        /// Which law: power-area (cadence's), multi-power (Luo et al. 2025) or annealing
+        /// (Tissue et al. 2024).
+        #[arg(long, default_value = "power-area")]
+        law: String,
+        /// Where to write the fitted law (JSON).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Seed of the fit's random starts.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Predict the loss curve of a schedule with a fitted law (CSV `step,loss`).
+    #[command(after_help = "Examples:
+  cadence curve predict --law law.json --schedule 'warmup(linear, 2160, 0) >> cosine(3e-4, 3e-5, 69840)' --steps 72k --every 1k")]
+    Predict {
+        /// The fitted law (from `cadence curve fit`).
+        #[arg(long, value_name = "FILE")]
+        law: PathBuf,
+        /// The schedule (text spec).
+        #[arg(long, value_name = "SPEC")]
+        schedule: String,
+        /// The number of steps.
+        #[arg(long, value_name = "N", value_parser = input::parse_steps)]
+        steps: u64,
+        /// Print every K-th step (and the last).
+        #[arg(long, value_name = "K", value_parser = input::parse_steps, default_value = "1")]
+        every: u64,
+    },
+    /// Find the schedule with the lowest predicted final loss for a budget and a peak
+    /// (non-increasing after a linear warmup, as the multi-power-law paper does).
+    #[command(after_help = "Examples:
+  cadence curve optimize --law law.json --steps 24k --peak 3e-4 --warmup 2160 -o schedule.json")]
+    Optimize {
+        /// The fitted law.
+        #[arg(long, value_name = "FILE")]
+        law: PathBuf,
+        /// The step budget.
+        #[arg(long, value_name = "N", value_parser = input::parse_steps)]
+        steps: u64,
+        /// The peak learning rate.
+        #[arg(long, value_name = "LR")]
+        peak: f64,
+        /// Linear warmup steps from 0 to the peak.
+        #[arg(long, value_name = "N", value_parser = input::parse_steps, default_value = "0")]
+        warmup: u64,
+        /// Where to write the schedule: a cadence spec (JSON) usable with --spec-file.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Also plot the optimised schedule (PNG or SVG).
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+    },
+    /// Run the published protocol on a folder of loss curves: fit on cosine_24000,
+    /// constant_24000 and wsdcon_9, predict the other six.
+    #[command(after_help = "DIR is one model size of the bundled data, e.g.
+crates/cadence-curve/data/loss-curves/25 (also 100, 400).
+
+Examples:
+  cadence curve bench crates/cadence-curve/data/loss-curves/25
+  cadence curve bench crates/cadence-curve/data/loss-curves/400 --json
+  cadence curve bench crates/cadence-curve/data/loss-curves/100 --plot bench-100.png")]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The folder of CSV curves.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Print one JSON object (`r2, mae, rmse, prede, worste`, per curve, and the baseline).
+    #[arg(long)]
+    json: bool,
+    /// The law to benchmark (the annealing law is always shown alongside as the baseline).
+    #[arg(long, default_value = "power-area")]
+    law: String,
+    /// Choose the fit settings by leave-one-size-out over DIR's sibling size folders
+    /// (never looking at DIR's own predicted curves).
+    #[arg(long)]
+    select: bool,
+    /// Plot the observed and predicted curves (PNG or SVG).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
+fn read_law(path: &Path) -> Result<FittedLaw> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let law: FittedLaw = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a fitted law", path.display()))?;
+    law.validate()
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(law)
+}
+
+/// Runs one `cadence curve` subcommand.
+pub fn run(command: CurveCommand, out: &mut impl Write) -> Result<()> {
+    match command {
+        CurveCommand::Fit {
+            runs,
+            schedule,
+            law,
+            output,
+            seed,
+        } => {
+            let kind: LawKind = law.parse()?;
+            if !schedule.is_empty() && schedule.len() != runs.len() {
+                bail!(
+                    "{} --schedule for {} runs: give none or one per run",
+                    schedule.len(),
+                    runs.len()
+                );
+            }
+            let mut training = Vec::new();
+            for (i, path) in runs.iter().enumerate() {
+                let run = cadence_curve::load_run_csv(path)?;
+                let run = match schedule.get(i) {
+                    Some(text) => {
+                        let spec = input::from_text(text)
+                            .with_context(|| format!("--schedule #{}", i + 1))?
+                            .spec;
+                        TrainingRun::from_schedule(run, &spec)?
+                    }
+                    None => TrainingRun::from_logged_lr(run)?,
+                };
+                training.push(run);
+            }
+            let options = FitOptions {
+                seed,
+                ..FitOptions::default()
+            };
+            let fit = cadence_curve::fit(kind, &training, &options)?;
+            std::fs::write(&output, serde_json::to_string_pretty(&fit.law)?)
+                .with_context(|| format!("writing {}", output.display()))?;
+            writeln!(
+                out,
+                "fitted {} on {} runs (objective {}); wrote {}",
+                kind.name(),
+                training.len(),
+                format_number(fit.objective),
+                output.display()
+            )?;
+            Ok(())
+        }
+        CurveCommand::Predict {
+            law,
+            schedule,
+            steps,
+            every,
+        } => {
+            let law = read_law(&law)?;
+            let spec = input::from_text(&schedule).context("--schedule")?.spec;
+            if steps == 0 {
+                bail!("--steps must be at least 1");
+            }
+            let mut at: Vec<u64> = (1..steps).step_by(every.max(1) as usize).collect();
+            if at.last() != Some(&(steps - 1)) {
+                at.push(steps - 1);
+            }
+            let loss = law.predict(&spec, &at);
+            writeln!(out, "step,loss")?;
+            for (t, l) in at.iter().zip(loss) {
+                writeln!(out, "{t},{l:?}")?;
+            }
+            Ok(())
+        }
+        CurveCommand::Optimize {
+            law,
+            steps,
+            peak,
+            warmup,
+            output,
+            plot: plot_path,
+        } => {
+            let law = read_law(&law)?;
+            let options = OptimizeOptions {
+                warmup_steps: warmup,
+                ..OptimizeOptions::default()
+            };
+            let best = cadence_curve::optimize_schedule(&law, steps, peak, &options)?;
+            // The result as a cadence spec: a linear path through every step's value.
+            let knots: Vec<(f64, f64)> = best
+                .lrs()
+                .iter()
+                .enumerate()
+                .map(|(t, &v)| (t as f64, v))
+                .collect();
+            let spec = cadence::ScheduleSpec::from(cadence::PiecewiseInterpolate::new(
+                knots,
+                cadence::SegmentAnneal::Uniform(cadence::Anneal::Linear),
+            )?);
+            std::fs::write(&output, serde_json::to_string(&spec)?)
+                .with_context(|| format!("writing {}", output.display()))?;
+            writeln!(
+                out,
+                "predicted final loss {} (wrote {})",
+                format_number(best.predicted_final_loss()),
+                output.display()
+            )?;
+            if let Some(path) = plot_path {
+                let options = PlotOptions {
+                    title: format!("schedule optimised for {} steps", steps),
+                    x_label: "step".into(),
+                    y_label: "learning rate".into(),
+                    ..PlotOptions::default()
+                };
+                let values = (0..steps).map(|t| best.value(t)).collect();
+                plot::render(
+                    &path,
+                    &[Series {
+                        label: "optimised".into(),
+                        values,
+                    }],
+                    &options,
+                )?;
+            }
+            Ok(())
+        }
+        CurveCommand::Bench(args) => bench(args, out),
+    }
+}
+
+fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
+    let kind: LawKind = args.law.parse()?;
+    let size = args
+        .dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let report = if args.select {
+        let root = args
+            .dir
+            .parent()
+            .context("--select needs DIR inside a folder of sizes")?;
+        let mut sizes: Vec<String> = std::fs::read_dir(root)?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        sizes.sort();
+        let names: Vec<&str> = sizes.iter().map(String::as_str).collect();
+        let grid = cadence_curve::selection_grid();
+        let selected = cadence_curve::leave_one_size_out(root, &names, kind, &grid)?;
+        selected
+            .into_iter()
+            .find(|s| s.size == size)
+            .context("DIR is not among the sizes")?
+            .report
+    } else {
+        cadence_curve::bench(&args.dir, kind, &FitOptions::default())?
+    };
+    let baseline = cadence_curve::bench(&args.dir, LawKind::Annealing, &FitOptions::default())?;
+    let published = cadence_curve::published_metrics(&size);
+    if let Some(path) = &args.plot {
+        plot_bench(path, &report, kind)?;
+    }
+    if args.json {
+        let json = serde_json::json!({
+            "law": kind.name(),
+            "r2": report.overall.r2, "mae": report.overall.mae, "rmse": report.overall.rmse,
+            "prede": report.overall.prede, "worste": report.overall.worste,
+            "per_curve": report.per_curve.iter().filter(|c| c.role == Role::Predict).map(|c| serde_json::json!({
+                "name": c.name, "r2": c.metrics.r2, "mae": c.metrics.mae, "rmse": c.metrics.rmse,
+                "prede": c.metrics.prede, "worste": c.metrics.worste})).collect::<Vec<_>>(),
+            "baseline": {"law": "annealing", "r2": baseline.overall.r2, "mae": baseline.overall.mae,
+                "rmse": baseline.overall.rmse, "prede": baseline.overall.prede, "worste": baseline.overall.worste},
+            "published": published,
+        });
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let row = |out: &mut dyn Write, label: &str, m: &Metrics| {
+        writeln!(
+            out,
+            "{label:<26} {:>8.5} {:>8.5} {:>8.5} {:>8.5} {:>8.5}",
+            m.r2, m.mae, m.rmse, m.prede, m.worste
+        )
+    };
+    writeln!(
+        out,
+        "{:<26} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "", "R2", "MAE", "RMSE", "PredE", "WorstE"
+    )?;
+    for c in report.per_curve.iter().filter(|c| c.role == Role::Predict) {
+        row(out, &format!("  {}", c.name), &c.metrics)?;
+    }
+    row(out, &format!("{} (mean)", kind.name()), &report.overall)?;
+    row(out, "annealing law (baseline)", &baseline.overall)?;
+    if let Some(p) = published {
+        row(out, "published (Luo et al.)", &p)?;
+        let verdict = if report.overall.meets(&p) {
+            "beats"
+        } else {
+            "does not beat"
+        };
+        writeln!(out, "{} {verdict} the published R2 and WorstE", kind.name())?;
+    }
+    Ok(())
+}
+
+/// Observed and predicted loss of every predicted (held-out) curve, on the logged steps (held between them).
+fn plot_bench(path: &Path, report: &BenchReport, kind: LawKind) -> Result<()> {
+    let mut series = Vec::new();
+    for c in report.per_curve.iter().filter(|c| c.role == Role::Predict) {
+        let last = c.steps.last().copied().unwrap_or(0);
+        let dense = |ys: &[f64]| -> Vec<f64> {
+            let mut values = Vec::with_capacity(last as usize + 1);
+            let mut k = 0;
+            for t in 0..=last {
+                while k + 1 < c.steps.len() && c.steps[k + 1] <= t {
+                    k += 1;
+                }
+                values.push(if t < c.steps[0] { f64::NAN } else { ys[k] });
+            }
+            values
+        };
+        series.push(Series {
+            label: format!("{} observed", c.name),
+            values: dense(&c.loss),
+        });
+        let role = if c.role == Role::Fit {
+            "fitted"
+        } else {
+            "predicted"
+        };
+        series.push(Series {
+            label: format!("{} {role}", c.name),
+            values: dense(&c.predicted),
+        });
+    }
+    let options = PlotOptions {
+        title: format!(
+            "{} law: observed vs predicted loss (untried schedules)",
+            kind.name()
+        ),
+        x_label: "step".into(),
+        y_label: "loss".into(),
+        log_y: true,
+        ..PlotOptions::default()
+    };
+    plot::render(path, &series, &options)
+}
