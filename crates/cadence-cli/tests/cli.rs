@@ -599,5 +599,8 @@ fn curve_fit_predict_and_optimize_round_trip_through_files() {
         law.to_str().unwrap(),
     ]);
     assert!(!ok);
-    assert!(err.contains("bad-run.csv:3") && err.contains("steps must increase"), "{err}");
+    assert!(
+        err.contains("bad-run.csv:3") && err.contains("steps must increase"),
+        "{err}"
+    );
 }

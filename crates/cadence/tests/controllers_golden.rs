@@ -10,7 +10,7 @@ use cadence::controllers::{
     Threshold,
 };
 use cadence::testing::close;
-use cadence::{HyperParams, Runtime, Schedule, from_fn};
+use cadence::{Anneal, Cosine, HyperParams, Linear, Runtime, Schedule, ScheduleExt};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
@@ -104,13 +104,7 @@ fn reproduces_timm_plateau_scheduler() {
     let base_lr = case["config"]["optimizer"]["lr"].as_f64().unwrap();
     let warmup_t = args["warmup_t"].as_u64().unwrap();
     let warmup_init = args["warmup_lr_init"].as_f64().unwrap();
-    let base = from_fn(move |t| {
-        if t < warmup_t {
-            warmup_init + t as f64 * (base_lr - warmup_init) / warmup_t as f64
-        } else {
-            base_lr
-        }
-    });
+    let base = Linear::new(warmup_init, base_lr, warmup_t).unwrap();
     let mut plateau = ReduceOnPlateau::new(PlateauConfig {
         mode: mode(&args["mode"]),
         factor: args["decay_rate"].as_f64().unwrap(),
@@ -177,17 +171,12 @@ fn reproduces_transformers_greedy() {
     assert!(raises > 0 && cuts > 0, "the case exercises both directions");
 }
 
-/// Warmup + cosine, built from `from_fn` while the `Warmup` combinator and the `Cosine`
-/// family are written elsewhere; swap in `Warmup::new(Cosine::new(...), ...)` when they land.
+/// A linear warmup from 0 into a cosine decay, from the core's own family and combinator.
 fn warmup_cosine(peak: f64, warmup_steps: u64, decay_steps: u64, end: f64) -> impl Schedule {
-    from_fn(move |t| {
-        if t < warmup_steps {
-            peak * t as f64 / warmup_steps as f64
-        } else {
-            let f = ((t - warmup_steps) as f64 / decay_steps as f64).min(1.0);
-            end + (peak - end) * 0.5 * (1.0 + (std::f64::consts::PI * f).cos())
-        }
-    })
+    Cosine::new(peak, end, decay_steps)
+        .unwrap()
+        .warmup(Anneal::Linear, warmup_steps, 0.0)
+        .unwrap()
 }
 
 #[test]
