@@ -23,7 +23,7 @@ use crate::init::stream;
 use crate::train::TrainError;
 
 /// Purpose tags for [`stream`], so that splitting and shuffling draw independent numbers.
-const SPLIT_STREAM: u64 = 0x5350_4c49_54; // "SPLIT"
+const SPLIT_STREAM: u64 = 0x0053_504c_4954; // "SPLIT"
 const SHUFFLE_STREAM: u64 = 0x5348_5546; // "SHUF"
 const SUBSAMPLE_STREAM: u64 = 0x5355_4253; // "SUBS"
 
@@ -711,7 +711,7 @@ pub fn digits() -> Result<Dataset, TrainError> {
         .target
         .iter()
         .map(|&t| {
-            if t >= 0.0 && t < 10.0 && t.fract() == 0.0 {
+            if (0.0..10.0).contains(&t) && t.fract() == 0.0 {
                 Ok(t as u32)
             } else {
                 Err(TrainError::invalid("digits label", t, "must be 0..=9"))

@@ -460,7 +460,7 @@ impl CnnConfig {
     }
 
     fn validate(&self) -> Result<(), TrainError> {
-        if self.side == 0 || self.side % 2 != 0 {
+        if self.side == 0 || !self.side.is_multiple_of(2) {
             return Err(TrainError::invalid(
                 "side",
                 self.side,

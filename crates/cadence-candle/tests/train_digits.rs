@@ -187,7 +187,7 @@ fn divergence_factor_stops_a_blowing_up_loss() {
         .iter()
         .map(|r| r.loss)
         .fold(f64::INFINITY, f64::min);
-    assert!(!(loss <= 4.0 * best), "{loss} vs best {best}");
+    assert!(loss.is_nan() || loss > 4.0 * best, "{loss} vs best {best}");
 }
 
 #[test]

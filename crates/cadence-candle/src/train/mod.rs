@@ -945,7 +945,7 @@ impl<'a, M: Model, O: ScheduledOptimizer> Trainer<'a, M, O> {
                     };
                 }
                 if let Some((_, Every::Steps(k))) = &self.config.checkpoint
-                    && self.position.step % k == 0
+                    && self.position.step.is_multiple_of(*k)
                     && self.position.batch < per_epoch
                 {
                     self.save_checkpoint(&mut log)?;
@@ -957,7 +957,7 @@ impl<'a, M: Model, O: ScheduledOptimizer> Trainer<'a, M, O> {
             epochs_run += 1;
             let last = self.position.epoch >= self.config.epochs;
             let mut control = Control::Continue;
-            if self.position.epoch % self.config.eval_every == 0 || last {
+            if self.position.epoch.is_multiple_of(self.config.eval_every) || last {
                 let record = self.eval_record()?;
                 if let Some(bar) = &bar {
                     bar.set_message(progress_message(&record));
@@ -976,10 +976,10 @@ impl<'a, M: Model, O: ScheduledOptimizer> Trainer<'a, M, O> {
                 };
             }
             let due = match &self.config.checkpoint {
-                Some((_, Every::Epochs(k))) => self.position.epoch % k == 0,
+                Some((_, Every::Epochs(k))) => self.position.epoch.is_multiple_of(*k),
                 // A step checkpoint falling on an epoch's end is written here, after the
                 // evaluation, so that resuming does not repeat it.
-                Some((_, Every::Steps(k))) => self.position.step % k == 0,
+                Some((_, Every::Steps(k))) => self.position.step.is_multiple_of(*k),
                 None => false,
             };
             if due && !last {
