@@ -402,14 +402,14 @@ impl Model for Mlp {
 ///   -> flatten [B, c2 * (side/2)^2] -> linear -> [B, classes]
 /// ```
 ///
-/// The default (`side = 8`, `c1 = 16`, `c2 = 32`, 10 classes) has 9,934 parameters.
+/// The default (`side = 8`, `c1 = 16`, `c2 = 32`, 10 classes) has 9,930 parameters.
 ///
 /// # Examples
 ///
 /// ```
 /// use cadence_candle::model::{Cnn, CnnConfig, Model};
 /// let cnn = Cnn::new(&CnnConfig::default(), 0, &candle_core::Device::Cpu)?;
-/// assert_eq!(cnn.parameter_count(), 9_934);
+/// assert_eq!(cnn.parameter_count(), 9_930);
 /// # Ok::<(), cadence_candle::TrainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
