@@ -785,6 +785,38 @@ impl<'a, M: Model, O: ScheduledOptimizer> Trainer<'a, M, O> {
     /// [`TrainError::Io`]/[`TrainError::Format`] if the file cannot be read,
     /// [`TrainError::CheckpointMismatch`] if it was written by a run with another seed,
     /// batch size, training set size, group count, model or callbacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence_candle::data::{Scaling, digits_split};
+    /// use cadence_candle::model::{Mlp, MlpConfig, Model, Snapshot};
+    /// use cadence_candle::train::{Every, Progress, StopReason, TrainConfig, Trainer};
+    /// use candle_core::Device;
+    /// use candle_nn::{Optimizer, SGD};
+    ///
+    /// let (train, _) = digits_split(Scaling::Standardize)?;
+    /// let train = train.subsample(128, 0)?;
+    /// let dir = tempfile::tempdir()?;
+    /// let ckpt = dir.path().join("checkpoint.safetensors");
+    /// let config = || -> Result<TrainConfig, cadence_candle::TrainError> {
+    ///     Ok(TrainConfig::new(3, 32)?.with_progress(Progress::Hidden)
+    ///         .with_checkpoints(&ckpt, Every::Steps(5))?)
+    /// };
+    /// let run = |limit: Option<u64>, resume: bool| -> Result<Snapshot, Box<dyn std::error::Error>> {
+    ///     let model = Mlp::new(&MlpConfig::default(), 0, &Device::Cpu)?;
+    ///     let mut cfg = config()?;
+    ///     if let Some(l) = limit { cfg = cfg.with_max_steps(l); }
+    ///     let mut t = Trainer::new(&model, SGD::new(model.vars(), 0.05)?, &train, cfg)?;
+    ///     if resume { t.resume(&ckpt)?; }
+    ///     t.run()?;
+    ///     Ok(Snapshot::take(&model)?)
+    /// };
+    /// let uninterrupted = run(None, false)?;
+    /// run(Some(7), false)?;                 // stops after 7 of 12 steps, checkpointed
+    /// assert_eq!(run(None, true)?, uninterrupted);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resume(&mut self, path: &Path) -> Result<(), TrainError> {
         let ckpt = Checkpoint::load(path, &self.device)?;
         let s = &ckpt.state;
