@@ -47,6 +47,8 @@ mod error;
 pub mod golden;
 mod group;
 mod hyper;
+#[cfg(feature = "candle-optimisers")]
+pub mod interop;
 mod kernel;
 mod optimizer;
 mod rmsprop;

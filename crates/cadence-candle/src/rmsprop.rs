@@ -242,19 +242,25 @@ impl Kernel for RmsPropStep {
         let mu = T::of(self.momentum);
         let neg_lr = T::of(-self.lr);
         let centered = self.centered;
-        chunked(p, Some(g), &mut st.bufs, |p, g, b| {
+        // Only the buffers this step uses enter the loop (unused ones may be empty).
+        let mut active = vec![std::mem::take(&mut st.bufs[0])];
+        if use_momentum {
+            active.push(std::mem::take(&mut st.bufs[1]));
+        }
+        if centered {
+            active.push(std::mem::take(&mut st.bufs[2]));
+        }
+        chunked(p, Some(g), &mut active, |p, g, b| {
             let g = g.unwrap_or_default();
             let [sq, rest @ ..] = b else {
                 return [0.0, 0.0];
             };
-            let (mut buf, mut ga) = (None, None);
-            for (k, r) in rest.iter_mut().enumerate() {
-                match k {
-                    0 if use_momentum => buf = Some(&mut **r),
-                    1 if centered => ga = Some(&mut **r),
-                    _ => {}
-                }
-            }
+            let (mut buf, mut ga) = match rest {
+                [] => (None, None),
+                [one] if use_momentum => (Some(&mut **one), None),
+                [one] => (None, Some(&mut **one)),
+                [m, a, ..] => (Some(&mut **m), Some(&mut **a)),
+            };
             for i in 0..p.len() {
                 let x = p[i];
                 let gi = if decay { g[i] + wd * x } else { g[i] };
@@ -279,5 +285,13 @@ impl Kernel for RmsPropStep {
             }
             [0.0, 0.0]
         });
+        let mut active = active.into_iter();
+        st.bufs[0] = active.next().unwrap_or_default();
+        if use_momentum {
+            st.bufs[1] = active.next().unwrap_or_default();
+        }
+        if centered {
+            st.bufs[2] = active.next().unwrap_or_default();
+        }
     }
 }
