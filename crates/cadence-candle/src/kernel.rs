@@ -102,6 +102,9 @@ pub(crate) fn lerp_small(w: f64) -> bool {
     w.abs() < 0.5
 }
 
+/// One chunk of a parameter, of its gradient, and of each state buffer.
+type Chunk<'a, T> = (&'a mut [T], Option<&'a [T]>, Vec<&'a mut [T]>);
+
 /// Runs `f` over aligned chunks of a parameter, its gradient and its state buffers, in
 /// parallel when the buffer is large and more than one rayon thread exists, and returns
 /// the sum of the per-chunk results (summed in chunk order: deterministic).
@@ -117,7 +120,7 @@ where
     debug_assert!(g.is_none_or(|g| g.len() == n));
     let mut buf_iters: Vec<_> = bufs.iter_mut().map(|b| b.chunks_mut(CHUNK)).collect();
     let mut g_iter = g.map(|g| g.chunks(CHUNK));
-    let work: Vec<(&mut [T], Option<&[T]>, Vec<&mut [T]>)> = p
+    let work: Vec<Chunk<'_, T>> = p
         .chunks_mut(CHUNK)
         .map(|pc| {
             let gc = g_iter.as_mut().and_then(|it| it.next());
@@ -125,7 +128,7 @@ where
             (pc, gc, bc)
         })
         .collect();
-    let run = |(pc, gc, mut bc): (&mut [T], Option<&[T]>, Vec<&mut [T]>)| f(pc, gc, &mut bc);
+    let run = |(pc, gc, mut bc): Chunk<'_, T>| f(pc, gc, &mut bc);
     let parts: Vec<[f64; 2]> = if n >= PARALLEL_MIN && rayon::current_num_threads() > 1 {
         work.into_par_iter().map(run).collect()
     } else {

@@ -336,11 +336,9 @@ fn lars_scales_the_first_step_by_the_trust_ratio() {
 fn schedules_are_evaluated_at_the_optimizer_step() {
     let x = Var::from_vec(vec![1.0_f64], 1, &Device::Cpu).unwrap();
     let lr = Linear::new(0.4, 0.0, 4).unwrap();
-    let mut opt = ScheduledOptimizer::with_groups(
-        vec![ParamGroup::new(vec![x.clone()])],
-        SgdConfig::new(lr.clone()),
-    )
-    .unwrap();
+    let mut opt =
+        ScheduledOptimizer::with_groups(vec![ParamGroup::new(vec![x.clone()])], SgdConfig::new(lr))
+            .unwrap();
     let mut expected = 1.0;
     for t in 0..6 {
         assert_eq!(opt.learning_rates(), vec![lr.value(t)]);
