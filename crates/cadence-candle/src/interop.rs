@@ -11,7 +11,6 @@
 pub use candle_core_010 as candle010;
 pub use candle_optimisers;
 
-use candle_nn_010::Optimizer;
 use candle_optimisers::OptimParams;
 use std::fmt;
 
