@@ -1,7 +1,56 @@
 //! # cadence-candle
 //!
-//! cadence schedules on [candle](https://github.com/huggingface/candle): a deterministic
+//! Optimizers for [candle](https://github.com/huggingface/candle) whose every
+//! hyperparameter follows a [`cadence::Schedule`], with PyTorch's exact update rules,
+//! parameter groups, fused in-place CPU kernels and exact checkpoints; and a deterministic
 //! training harness for small models.
+//!
+//! - [`ScheduledOptimizer`] implements [`candle_nn::Optimizer`]; pick the rule with an
+//!   [`Algorithm`] built from [`SgdConfig`], [`AdamConfig`], [`RmsPropConfig`],
+//!   [`AdagradConfig`] or [`ScheduleFreeConfig`].
+//! - [`ParamGroup`]: variables with their own lr schedule, LR multiplier, weight decay and
+//!   [`GroupMode`] (frozen groups take no update and keep no state).
+//! - [`golden::run_case`]: runs an optimizer on a quadratic test problem in the
+//!   `golden-optim` format (used by `cadence compat optim`).
+//!
+//! ```
+//! use cadence::Linear;
+//! use cadence_candle::{AdamConfig, ScheduledOptimizer};
+//! use candle_core::{Device, Var};
+//! use candle_nn::Optimizer;
+//!
+//! let w = Var::from_vec(vec![1.0_f32, -1.0, 0.5], 3, &Device::Cpu)?;
+//! let lr = Linear::new(1e-2, 1e-3, 100)?; // any cadence schedule
+//! let mut opt = ScheduledOptimizer::new(vec![w.clone()], AdamConfig::adamw(lr).betas(0.9, 0.95).into())?;
+//! for _ in 0..10 {
+//!     let loss = w.as_tensor().sqr()?.sum_all()?;
+//!     opt.backward_step(&loss)?;
+//! }
+//! assert_eq!(opt.step_count(), 10);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Performance
+//!
+//! Each step makes one pass over each variable's buffer (two with a LARS/LAMB trust
+//! ratio), updating the variable's CPU storage in place through candle's
+//! [`candle_core::InplaceOp2`] (no allocation, no temporary tensors, no `unsafe`).
+//! Buffers of 2^17 elements or more are split into chunks of 2^14 elements and run on
+//! rayon's pool (`RAYON_NUM_THREADS`). Reductions (trust-ratio norms) sum per chunk in a
+//! fixed order, so results do not depend on the thread count.
+//!
+//! Measured with `benches/step.rs` on a loaded 2-core machine (f32; GB/s counts the
+//! minimum bytes moved, 28 per element for AdamW):
+//!
+//! | step, 100M parameters | 1 thread | 2 threads |
+//! |---|---|---|
+//! | cadence AdamW | 231 ms (12.1 GB/s) | 178 ms (15.7 GB/s) |
+//! | candle-nn AdamW | 5.15 s (0.54 GB/s) | 5.33 s (0.53 GB/s) |
+//! | cadence SGD-momentum | 228 ms (8.8 GB/s) | 244 ms (8.2 GB/s) |
+//!
+//! The crate README has the 10M figures.
+//!
+//! ## Training
 //!
 //! - [`data`]: the digits data set, seeded splits, scaling, a batching iterator with
 //!   seeded per-epoch shuffling.
@@ -33,9 +82,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod adagrad;
+mod adam;
 pub mod data;
+mod error;
+pub mod golden;
+mod group;
+mod hyper;
 pub mod init;
+#[cfg(feature = "candle-optimisers")]
+pub mod interop;
+mod kernel;
 pub mod model;
+mod optimizer;
+mod rmsprop;
+mod schedule_free;
+mod sgd;
 pub mod train;
 
+pub use adagrad::AdagradConfig;
+pub use adam::{AdamConfig, SecondMoment};
+pub use error::Error;
+pub use group::{GroupMode, ParamGroup};
+pub use hyper::{Hyper, TrustRatio, WeightDecay};
+pub use optimizer::{Algorithm, ScheduledOptimizer};
+pub use rmsprop::{Centering, RmsPropConfig};
+pub use schedule_free::{Mode, ScheduleFreeBase, ScheduleFreeConfig};
+pub use sgd::{MomentumKind, SgdConfig};
 pub use train::TrainError;

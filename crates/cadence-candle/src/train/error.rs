@@ -34,6 +34,11 @@ pub enum TrainError {
     /// A tensor operation failed in candle.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
+
+    /// One of this crate's optimizers failed (bad hyperparameter, state that does not
+    /// match the optimizer).
+    #[error("optimizer: {0}")]
+    Optimizer(#[from] crate::Error),
     /// A schedule could not be built.
     #[error("schedule: {0}")]
     Schedule(#[from] cadence::Error),

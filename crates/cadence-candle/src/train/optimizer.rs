@@ -160,6 +160,37 @@ impl ScheduledOptimizer for candle_nn::AdamW {
     }
 }
 
+/// This crate's optimizers schedule themselves: the learning rate (and every other
+/// hyperparameter) follows the schedules given in their configuration, read at their own
+/// step count, which travels in their state. Give the trainer no schedules for them, or
+/// schedules replace the learning-rate schedule with the given constant at each step.
+impl ScheduledOptimizer for crate::ScheduledOptimizer {
+    fn group_count(&self) -> usize {
+        self.learning_rates().len()
+    }
+
+    fn group_learning_rate(&self, group: usize) -> f64 {
+        self.learning_rates()
+            .get(group)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    fn state(&self) -> Result<OptimizerState, TrainError> {
+        let mut tensors: Vec<(String, Tensor)> = self.state_tensors()?.into_iter().collect();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(OptimizerState {
+            tensors,
+            meta: serde_json::Value::Null,
+        })
+    }
+
+    fn restore(&mut self, state: &OptimizerState) -> Result<(), TrainError> {
+        let map = state.tensors.iter().cloned().collect();
+        Ok(self.load_state_tensors(&map)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
