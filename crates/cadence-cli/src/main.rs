@@ -14,6 +14,7 @@ use cadence_cli::terminal;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod curve;
+mod train;
 
 const SPEC_HELP: &str = "\
 SPEC is a schedule in the text spec language, for example
@@ -103,6 +104,8 @@ enum Command {
     /// Loss-curve laws: fit logged runs, predict any schedule's loss, optimise a schedule.
     #[command(subcommand)]
     Curve(curve::CurveCommand),
+    /// Train a model on the embedded digits data with a scheduled optimizer.
+    Train(train::TrainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +164,15 @@ enum CompatCommand {
         \"optimizer\":{\"type\":\"SGD\",\"lr\":0.1},\"args\":{\"step_size\":2}}}' \\
     | cadence compat eval -")]
     Eval {
+        /// The case file (JSON); `-` reads standard input.
+        #[arg(value_name = "CASE.json")]
+        case: PathBuf,
+    },
+    /// Run an optimizer case (golden-optim format: problem, optimizer, lr_per_step, steps)
+    /// on its quadratic in f64 and print `{"x": [[...] per step], "x_eval": [...] | null}`.
+    #[command(after_help = "Examples:
+  cadence compat optim crates/cadence-candle/tests/data/golden-optim/torch__AdamW_default.json")]
+    Optim {
         /// The case file (JSON); `-` reads standard input.
         #[arg(value_name = "CASE.json")]
         case: PathBuf,
@@ -227,6 +239,12 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // Tiny models train fastest on one thread per run (candle reads this before each
+    // matmul); set before any thread exists.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: the first statement of main, before any other thread is started.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
     let cli = Cli::parse();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -291,6 +309,14 @@ fn run(command: Command, out: &mut impl Write) -> Result<()> {
         }
         Command::Lab(args) => lab(args, out),
         Command::Curve(command) => curve::run(command, out),
+        Command::Train(args) => train::run(args, out),
+        Command::Compat(CompatCommand::Optim { case }) => {
+            let case = read_json(&case)?;
+            let trajectory = cadence_candle::golden::run_case(&case)?;
+            serde_json::to_writer(&mut *out, &trajectory)?;
+            writeln!(out)?;
+            Ok(())
+        }
         Command::List => {
             for name in ScheduleSpec::NAMES {
                 let fields = cadence::text::fields(name).unwrap_or_default();
