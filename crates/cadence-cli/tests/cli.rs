@@ -604,3 +604,63 @@ fn curve_fit_predict_and_optimize_round_trip_through_files() {
         "{err}"
     );
 }
+
+#[test]
+fn compat_optim_reproduces_a_recorded_optimizer_trajectory() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../cadence-candle/tests/data/golden-optim/torch__SGD_nesterov_wd.json");
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let (ok, out, err) = cadence(&["compat", "optim", path.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (got_x, want_x) = (got["x"].as_array().unwrap(), case["x"].as_array().unwrap());
+    assert_eq!(got_x.len(), want_x.len());
+    for (t, (g, w)) in got_x.iter().zip(want_x).enumerate() {
+        for (g, w) in g.as_array().unwrap().iter().zip(w.as_array().unwrap()) {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!(
+                (g - w).abs() <= 1e-10 * w.abs().max(1e-300) + 1e-14,
+                "x[{t}]: {g} vs {w}"
+            );
+        }
+    }
+    assert!(got["x_eval"].is_null());
+}
+
+#[test]
+fn train_reaches_the_digits_accuracy_and_resumes() {
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cadence-cli-train");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let dir = out_dir.to_str().unwrap();
+    let (ok, out, err) = cadence(&["train", "--quiet", "--epochs", "20", "--out", dir]);
+    assert!(ok, "{err}");
+    let accuracy: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("test accuracy "))
+        .and_then(|l| l.split('%').next())
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {out}"));
+    assert!(accuracy > 95.0, "{out}");
+    for file in [
+        "steps.csv",
+        "evals.csv",
+        "checkpoint.safetensors",
+        "model.safetensors",
+    ] {
+        assert!(out_dir.join(file).exists(), "{file} missing");
+    }
+    // Resuming a completed run trains nothing more and reports the same accuracy.
+    let (ok, again, err) = cadence(&[
+        "train", "--quiet", "--epochs", "20", "--out", dir, "--resume",
+    ]);
+    assert!(ok, "{err}");
+    let line = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("test accuracy"))
+            .map(str::to_owned)
+    };
+    assert_eq!(line(&again), line(&out));
+    let (ok, _, err) = cadence(&["train", "--schedule", "cosin(1, 0, 10)", "--out", dir]);
+    assert!(!ok && err.contains("did you mean `cosine`"), "{err}");
+}
