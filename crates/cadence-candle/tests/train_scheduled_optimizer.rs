@@ -19,6 +19,9 @@ use candle_nn::Optimizer;
 use train_common::weight_bits;
 
 const EPOCHS: u64 = 3;
+
+/// Named tensors as the bit patterns of their elements.
+type Bits<T> = Vec<(String, Vec<T>)>;
 const BATCH: usize = 32;
 
 fn optimizer(model: &Mlp) -> ScheduledOptimizer {
@@ -40,7 +43,7 @@ fn run(
     max_steps: Option<u64>,
     init_seed: u64,
     resume: bool,
-) -> (StopReason, Vec<(String, Vec<u32>)>, Vec<(String, Vec<u64>)>) {
+) -> (StopReason, Bits<u32>, Bits<u64>) {
     let (train, test) = digits_split(Scaling::Standardize).unwrap();
     let train = train.subsample(400, 3).unwrap();
     single_threaded(|| {
