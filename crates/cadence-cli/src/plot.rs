@@ -5,7 +5,6 @@
 //! deterministic: the same series and options give byte-identical files.
 
 use std::path::Path;
-use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::Shift;
@@ -16,7 +15,7 @@ use plotters::style::FontStyle;
 use crate::analysis::format_number;
 
 /// The font family every text in a plot uses.
-const FONT: &str = "sans-serif";
+use cadence_lab::plot::FONT;
 
 /// One named curve: `values[i]` is the value at step `i`.
 ///
@@ -111,7 +110,7 @@ impl Format {
     }
 }
 
-/// Registers the embedded font with plotters (once; later calls do nothing).
+/// Registers the embedded DejaVu Sans as the plots' font (shared with the lab's plots).
 ///
 /// # Examples
 ///
@@ -119,12 +118,7 @@ impl Format {
 /// cadence_cli::plot::register_font();
 /// ```
 pub fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // The bytes are a valid TrueType font shipped by the `dejavu` crate.
-        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
-        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
-    });
+    cadence_lab::plot::register_font();
 }
 
 /// Writes a plot of `series` to `path` as PNG or SVG (by extension).

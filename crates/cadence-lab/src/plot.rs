@@ -233,6 +233,7 @@ fn tick_label(scale: Scale, v: f64) -> String {
 /// assert!(render_svg(&Figure::new("empty", "x", "y")).is_err());
 /// ```
 pub fn render_svg(fig: &Figure) -> Result<String> {
+    register_font();
     // (palette index, series, its points in plot coordinates)
     type Prepared<'a> = (usize, &'a Series, Vec<(f64, f64)>);
     let series: Vec<Prepared<'_>> = fig
@@ -279,7 +280,7 @@ pub fn render_svg(fig: &Figure) -> Result<String> {
         let root = SVGBackend::with_string(&mut out, (640, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(&fig.title, ("sans-serif", 18))
+            .caption(&fig.title, (FONT, 18))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(64)
@@ -328,6 +329,28 @@ pub fn render_svg(fig: &Figure) -> Result<String> {
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
     Ok(out)
+}
+
+/// The font family every plot asks for; [`register_font`] binds it to the embedded font.
+pub const FONT: &str = "sans-serif";
+
+/// Registers the embedded DejaVu Sans (regular and bold) as [`FONT`] with plotters, once per
+/// process. Plotting then needs no system fonts or fontconfig.
+///
+/// # Examples
+///
+/// ```
+/// cadence_lab::plot::register_font();
+/// cadence_lab::plot::register_font(); // idempotent
+/// ```
+pub fn register_font() {
+    use plotters::style::FontStyle;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TrueType font shipped by the `dejavu` crate.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
 }
 
 #[cfg(test)]
