@@ -519,16 +519,7 @@ fn cyclic(args: &Fields<'_>, optimizer: &Optimizer<'_>) -> Result<Ported, Compat
         Cyclical::new(args.f64("base_lr")?, args.f64("max_lr")?, up, down)
             .and_then(|s| s.with_amplitude(amplitude)),
     )?;
-    let momentum = if args.bool_or("cycle_momentum", true)? {
-        optimizer.check_cycles_momentum()?;
-        let m = lr.momentum(
-            args.f64_or("base_momentum", 0.8)?,
-            args.f64_or("max_momentum", 0.9)?,
-        );
-        Some(build(&path, m)?.into())
-    } else {
-        None
-    };
+    let momentum = cycled_momentum(args, optimizer, &path, (0.8, 0.9), |b, m| lr.momentum(b, m))?;
     Ok(Ported {
         lr: lr.into(),
         momentum,
@@ -608,16 +599,9 @@ fn one_cycle(args: &Fields<'_>, optimizer: &Optimizer<'_>) -> Result<Ported, Com
             .and_then(|s| s.with_phases(phases))
             .and_then(|s| s.with_anneal(anneal)),
     )?;
-    let momentum = if args.bool_or("cycle_momentum", true)? {
-        optimizer.check_cycles_momentum()?;
-        let m = lr.momentum(
-            args.f64_or("base_momentum", 0.85)?,
-            args.f64_or("max_momentum", 0.95)?,
-        );
-        Some(build(&path, m)?.into())
-    } else {
-        None
-    };
+    let momentum = cycled_momentum(args, optimizer, &path, (0.85, 0.95), |b, m| {
+        lr.momentum(b, m)
+    })?;
     Ok(Ported {
         lr: lr.into(),
         momentum,
@@ -732,6 +716,27 @@ fn chained(args: &Fields<'_>, base: f64) -> Result<ScheduleSpec, CompatError> {
     let path = args.path_of("schedulers");
     let product: ScheduleSpec = build(&path, Product::new(factors))?.into();
     Ok(build(&path, Scale::new(base, product))?.into())
+}
+
+/// The momentum (SGD) or beta1 (Adam) cycle of CyclicLR and OneCycleLR: `None` when
+/// `cycle_momentum` is false, else `momentum(base_momentum, max_momentum)` with the peer's
+/// defaults.
+fn cycled_momentum<S: Into<ScheduleSpec>>(
+    args: &Fields<'_>,
+    optimizer: &Optimizer<'_>,
+    path: &str,
+    (base, max): (f64, f64),
+    momentum: impl FnOnce(f64, f64) -> Result<S, cadence::Error>,
+) -> Result<Option<ScheduleSpec>, CompatError> {
+    if !args.bool_or("cycle_momentum", true)? {
+        return Ok(None);
+    }
+    optimizer.check_cycles_momentum()?;
+    let m = momentum(
+        args.f64_or("base_momentum", base)?,
+        args.f64_or("max_momentum", max)?,
+    );
+    Ok(Some(build(path, m)?.into()))
 }
 
 #[cfg(test)]
