@@ -499,6 +499,32 @@ mod tests {
         assert!(unknown.to_string().contains("unknown field"), "{unknown}");
     }
 
+    #[cfg(feature = "serde")]
+    proptest! {
+        #[test]
+        fn serde_round_trip_is_identical(
+            init in 1e-6..1.0f64, steps in 0u64..1000, overlay in any::<bool>(),
+            bounds in proptest::collection::vec(1u64..100, 1..6),
+            decay in 0.1..2.0f64, cycles in proptest::option::of(1u64..10),
+            lo in proptest::option::of(0.0..0.5f64), spe in 1u64..100,
+        ) {
+            let leaf = || ScheduleSpec::from(Linear::new(1.0, 0.25, 50).unwrap());
+            let mode = if overlay { WarmupMode::Overlay } else { WarmupMode::Prefix };
+            let mut at = 0;
+            let bounds: Vec<u64> = bounds.iter().map(|b| { at += b; at }).collect();
+            let pieces = (0..=bounds.len()).map(|_| leaf()).collect();
+            let tree = ScheduleSpec::from(Join::new(bounds, pieces).unwrap());
+            let tree = ScheduleSpec::from(Warmup::new(Anneal::Exponential, steps, init, mode, tree).unwrap());
+            let tree = ScheduleSpec::from(leaf().restarts(50, decay, cycles).unwrap()).then(5_000, tree).unwrap();
+            let tree = ScheduleSpec::from(Clamp::new(lo, Some(1.5), tree).unwrap());
+            let tree = ScheduleSpec::from(tree.per_epoch(spe).unwrap());
+            let json = serde_json::to_string(&tree).unwrap();
+            let back: ScheduleSpec = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&back, &tree);
+            prop_assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
+    }
+
     proptest! {
         #[test]
         fn spec_tree_is_total_and_matches_value_at(t in any::<u64>()) {
