@@ -55,6 +55,9 @@ pub(crate) fn clock(t: f64) -> f64 {
 /// The combinators as chainable methods on every schedule.
 ///
 /// Methods whose combinator validates return `Result`; the others return the combinator.
+/// On a bare `f64` the inherent `f64::clamp` and `f64::floor` win over
+/// [`clamp`](ScheduleExt::clamp) and [`floor`](ScheduleExt::floor): wrap the number in a
+/// [`Constant`](crate::Constant) first.
 /// [`then`](ScheduleExt::then) joins schedules of different types through
 /// `Box<dyn Schedule>`; calling it again on the returned [`Join`] appends a piece.
 ///
@@ -178,9 +181,9 @@ pub trait ScheduleExt: Schedule + Sized {
     /// # Examples
     ///
     /// ```
-    /// use cadence::{Schedule, ScheduleExt};
+    /// use cadence::{Constant, Schedule, ScheduleExt};
     ///
-    /// assert_eq!(2.0.clamp(0.0, 1.0)?.value(0), 1.0);
+    /// assert_eq!(Constant::new(2.0)?.clamp(0.0, 1.0)?.value(0), 1.0);
     /// # Ok::<(), cadence::Error>(())
     /// ```
     fn clamp(self, min: f64, max: f64) -> Result<Clamp<Self>, Error> {
@@ -195,9 +198,9 @@ pub trait ScheduleExt: Schedule + Sized {
     /// # Examples
     ///
     /// ```
-    /// use cadence::{Schedule, ScheduleExt};
+    /// use cadence::{Constant, Schedule, ScheduleExt};
     ///
-    /// assert_eq!(0.0.floor(0.1)?.value(0), 0.1);
+    /// assert_eq!(Constant::new(0.0)?.floor(0.1)?.value(0), 0.1);
     /// # Ok::<(), cadence::Error>(())
     /// ```
     fn floor(self, min: f64) -> Result<Clamp<Self>, Error> {
