@@ -3,7 +3,7 @@
 //! Each combinator is generic over its children (`Warmup<S>`, `Join<S>`, ...), so a
 //! composite built from concrete types is one inlined function with no allocation and no
 //! dynamic dispatch; the same combinators hold `Box<ScheduleSpec>` children inside a
-//! [`ScheduleSpec`](crate::ScheduleSpec) for serialisation.
+//! [`ScheduleSpec`] for serialisation.
 //!
 //! | combinator | child sees | value |
 //! |---|---|---|
