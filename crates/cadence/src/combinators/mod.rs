@@ -3,7 +3,7 @@
 //! Each combinator is generic over its children (`Warmup<S>`, `Join<S>`, ...), so a
 //! composite built from concrete types is one inlined function with no allocation and no
 //! dynamic dispatch; the same combinators hold `Box<ScheduleSpec>` children inside a
-//! [`ScheduleSpec`](crate::ScheduleSpec) for serialisation.
+//! [`ScheduleSpec`] for serialisation.
 //!
 //! | combinator | child sees | value |
 //! |---|---|---|
@@ -60,6 +60,9 @@ pub(crate) fn clock(t: f64) -> f64 {
 /// The combinators as chainable methods on every schedule.
 ///
 /// Methods whose combinator validates return `Result`; the others return the combinator.
+/// On a bare `f64` the inherent `f64::clamp` and `f64::floor` win over
+/// [`clamp`](ScheduleExt::clamp) and [`floor`](ScheduleExt::floor): wrap the number in a
+/// [`Constant`](crate::Constant) first.
 /// [`then`](ScheduleExt::then) joins schedules of different types through
 /// `Box<dyn Schedule>`; calling it again on the returned [`Join`] appends a piece.
 ///
@@ -183,9 +186,9 @@ pub trait ScheduleExt: Schedule + Sized {
     /// # Examples
     ///
     /// ```
-    /// use cadence::{Schedule, ScheduleExt};
+    /// use cadence::{Constant, Schedule, ScheduleExt};
     ///
-    /// assert_eq!(2.0.clamp(0.0, 1.0)?.value(0), 1.0);
+    /// assert_eq!(Constant::new(2.0)?.clamp(0.0, 1.0)?.value(0), 1.0);
     /// # Ok::<(), cadence::Error>(())
     /// ```
     fn clamp(self, min: f64, max: f64) -> Result<Clamp<Self>, Error> {
@@ -200,9 +203,9 @@ pub trait ScheduleExt: Schedule + Sized {
     /// # Examples
     ///
     /// ```
-    /// use cadence::{Schedule, ScheduleExt};
+    /// use cadence::{Constant, Schedule, ScheduleExt};
     ///
-    /// assert_eq!(0.0.floor(0.1)?.value(0), 0.1);
+    /// assert_eq!(Constant::new(0.0)?.floor(0.1)?.value(0), 0.1);
     /// # Ok::<(), cadence::Error>(())
     /// ```
     fn floor(self, min: f64) -> Result<Clamp<Self>, Error> {
@@ -503,6 +506,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(unknown.to_string().contains("unknown field"), "{unknown}");
+    }
+
+    #[cfg(feature = "serde")]
+    proptest! {
+        #[test]
+        fn serde_round_trip_is_identical(
+            init in 1e-6..1.0f64, steps in 0u64..1000, overlay in any::<bool>(),
+            bounds in proptest::collection::vec(1u64..100, 1..6),
+            decay in 0.1..2.0f64, cycles in proptest::option::of(1u64..10),
+            lo in proptest::option::of(0.0..0.5f64), spe in 1u64..100,
+        ) {
+            let leaf = || ScheduleSpec::from(Linear::new(1.0, 0.25, 50).unwrap());
+            let mode = if overlay { WarmupMode::Overlay } else { WarmupMode::Prefix };
+            let mut at = 0;
+            let bounds: Vec<u64> = bounds.iter().map(|b| { at += b; at }).collect();
+            let pieces = (0..=bounds.len()).map(|_| leaf()).collect();
+            let tree = ScheduleSpec::from(Join::new(bounds, pieces).unwrap());
+            let tree = ScheduleSpec::from(Warmup::new(Anneal::Exponential, steps, init, mode, tree).unwrap());
+            let tree = ScheduleSpec::from(leaf().restarts(50, decay, cycles).unwrap()).then(5_000, tree).unwrap();
+            let tree = ScheduleSpec::from(Clamp::new(lo, Some(1.5), tree).unwrap());
+            let tree = ScheduleSpec::from(tree.per_epoch(spe).unwrap());
+            let json = serde_json::to_string(&tree).unwrap();
+            let back: ScheduleSpec = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&back, &tree);
+            prop_assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
     }
 
     proptest! {

@@ -388,6 +388,42 @@ mod tests {
     }
 
     #[test]
+    fn timm_warmup_prefix_with_restarts() {
+        // timm__CosineLRScheduler_09_updates: warmup 100 updates from 1e-5 (prefix), then
+        // t_initial 300, lr_min 1e-5, cycle_decay 0.7, cycle_limit 3, lr 0.1.
+        let r = Restarts::new(300, 0.7, Some(3), cosine(0.1, 1e-5, 300)).unwrap();
+        let s = crate::Warmup::new(
+            crate::Anneal::Linear,
+            100,
+            1e-5,
+            crate::WarmupMode::Prefix,
+            r,
+        )
+        .unwrap();
+        assert_values(
+            &s,
+            &[
+                (0, 1e-05),
+                (50, 0.050005000000000015),
+                (99, 0.09900010000000001),
+                (100, 0.1),
+                (101, 0.09999725874242879),
+                (250, 0.05000500000000001),
+                (399, 1.2741257571220404e-05),
+                (400, 0.06999999999999999),
+                (401, 0.06999808120194609),
+                (550, 0.035005),
+                (699, 1.191879805390255e-05),
+                (700, 0.048999999999999995),
+                (701, 0.04899865692360821),
+                (999, 1.1343076391780054e-05),
+                (1_000, 1e-5),
+            ],
+            1e-9,
+        );
+    }
+
+    #[test]
     fn restarts_validation_and_continuous_time() {
         assert!(matches!(
             Restarts::new(0, 1.0, None, 1.0),
