@@ -57,6 +57,19 @@ pub struct Moments {
 }
 
 impl Nqm {
+    /// The lab's noisy quadratic: unit curvature and noise, batch 1, starting at 10 (the
+    /// `noise` and `half-life` experiments share it, so their numbers compare).
+    ///
+    /// ```
+    /// assert_eq!(cadence_lab::nqm::Nqm::LAB.x0, 10.0);
+    /// ```
+    pub const LAB: Nqm = Nqm {
+        h: 1.0,
+        c: 1.0,
+        batch: 1.0,
+        x0: 10.0,
+    };
+
     /// The excess loss `h E[x^2] / 2` for a second moment.
     ///
     /// ```

@@ -69,12 +69,7 @@ impl Experiment for HalfLife {
 
     fn run(&self, config: &Config) -> Result<ExperimentReport> {
         let size = config.size;
-        let model = Nqm {
-            h: 1.0,
-            c: 1.0,
-            batch: 1.0,
-            x0: 10.0,
-        };
+        let model = Nqm::LAB;
         let a0 = 0.5;
         let steps: u64 = size.pick(200, 1000);
         let halves: Vec<u64> = size.pick(vec![steps / 10], vec![steps / 20, steps / 10, steps / 5]);

@@ -96,12 +96,7 @@ impl Experiment for Noise {
 
     fn run(&self, config: &Config) -> Result<ExperimentReport> {
         let size = config.size;
-        let model = Nqm {
-            h: 1.0,
-            c: 1.0,
-            batch: 1.0,
-            x0: 10.0,
-        };
+        let model = Nqm::LAB;
         let a0 = 0.5;
         let steps = size.pick(200, 1000);
         let particles = size.pick(400, 5000);
