@@ -74,6 +74,7 @@ pub mod controllers;
 pub mod coupling;
 mod error;
 pub mod families;
+mod fastmath;
 mod fingerprint;
 pub mod groups;
 pub mod hparams;

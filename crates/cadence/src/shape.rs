@@ -63,7 +63,7 @@ impl Anneal {
         let f = if f.is_nan() { 0.0 } else { f.clamp(0.0, 1.0) };
         match self {
             Anneal::Linear => from + (to - from) * f,
-            Anneal::Cosine => from + (to - from) * 0.5 * (1.0 - (std::f64::consts::PI * f).cos()),
+            Anneal::Cosine => from + (to - from) * 0.5 * (1.0 - crate::fastmath::cos_pi(f)),
             Anneal::Exponential => from * (to / from).powf(f),
             Anneal::Sqrt => from + (to - from) * f.sqrt(),
             Anneal::Square => from + (to - from) * f * f,

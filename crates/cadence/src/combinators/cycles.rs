@@ -2,6 +2,7 @@
 
 use crate::error::{Error, check};
 use crate::families::{locate_cycle, pow_k};
+use crate::fastmath::WithLn;
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::spec::Validate;
 
@@ -73,8 +74,8 @@ pub struct Cycles<S> {
     peak: f64,
     end: f64,
     first_period: f64,
-    #[cfg_attr(feature = "serde", serde(default = "one"))]
-    period_mult: f64,
+    #[cfg_attr(feature = "serde", serde(default = "WithLn::one"))]
+    period_mult: WithLn,
     #[cfg_attr(feature = "serde", serde(default = "one"))]
     peak_decay: f64,
     #[cfg_attr(
@@ -113,7 +114,7 @@ impl<S: Schedule> Cycles<S> {
             peak,
             end,
             first_period,
-            period_mult: 1.0,
+            period_mult: WithLn::new(1.0),
             peak_decay: 1.0,
             cycles: None,
             shape,
@@ -139,7 +140,7 @@ impl<S: Schedule> Cycles<S> {
     /// ```
     pub fn with_period_mult(self, period_mult: f64) -> Result<Self, Error> {
         Cycles {
-            period_mult,
+            period_mult: WithLn::new(period_mult),
             ..self
         }
         .validated()
@@ -208,7 +209,7 @@ impl<S: Schedule> Validate for Cycles<S> {
         check::finite("peak", self.peak)?;
         check::finite("end", self.end)?;
         check::positive("first_period", self.first_period)?;
-        check::positive("period_mult", self.period_mult)?;
+        check::positive("period_mult", self.period_mult.get())?;
         check::non_negative("peak_decay", self.peak_decay)?;
         if let Some(n) = self.cycles {
             check::at_least_one("cycles", n)?;

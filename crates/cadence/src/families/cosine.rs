@@ -2,6 +2,7 @@
 
 use super::Overrun;
 use crate::error::{Error, check};
+use crate::fastmath::{cos_pi, pow_fixed};
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::spec::Validate;
 use std::f64::consts::PI;
@@ -189,13 +190,21 @@ impl Cosine {
         let f = if self.k_decay == 1.0 {
             f
         } else {
-            f.powf(self.k_decay)
+            pow_fixed(f, self.k_decay)
         };
-        let c = 0.5 * (1.0 + (PI * f).cos());
+        let c = 0.5
+            * (1.0
+                + if f <= 1.0 {
+                    cos_pi(f)
+                } else if f <= 2.0 {
+                    cos_pi(2.0 - f) // exact argument: 2 - f is exact on [1, 2]
+                } else {
+                    (PI * f).cos()
+                });
         let c = if self.exponent == 1.0 {
             c
         } else {
-            c.powf(self.exponent)
+            pow_fixed(c, self.exponent)
         };
         finite_or_saturate(self.end + (self.init - self.end) * c)
     }
@@ -219,8 +228,12 @@ impl Schedule for Cosine {
             Overrun::Hold if step >= self.decay_steps => self.end,
             // The wave has period 2T: reduce exactly in integers so huge steps stay exact.
             Overrun::Continue if self.k_decay == 1.0 => {
-                let period = 2 * u128::from(self.decay_steps);
-                self.at((u128::from(step) % period) as f64)
+                // In u64 where 2T fits (a u128 remainder is a slow library call).
+                let phase = match self.decay_steps.checked_mul(2) {
+                    Some(period) => step % period,
+                    None => step,
+                };
+                self.at(phase as f64)
             }
             _ => self.at(step as f64),
         }

@@ -1,7 +1,8 @@
 //! Cosine annealing with warm restarts (SGDR), in closed form for real-valued time.
 
-use super::piecewise_interpolate::{check_path, path_value};
+use super::piecewise_interpolate::check_path;
 use crate::error::{Error, check};
+use crate::fastmath::{WithLn, log2_estimate, pow_int};
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::shape::Anneal;
 use crate::spec::Validate;
@@ -76,8 +77,8 @@ pub struct CosineRestarts {
     peak: f64,
     end: f64,
     first_period: f64,
-    #[cfg_attr(feature = "serde", serde(default = "one"))]
-    period_mult: f64,
+    #[cfg_attr(feature = "serde", serde(default = "WithLn::one"))]
+    period_mult: WithLn,
     #[cfg_attr(feature = "serde", serde(default = "one"))]
     peak_decay: f64,
     #[cfg_attr(feature = "serde", serde(default))]
@@ -93,14 +94,11 @@ fn one() -> f64 {
     1.0
 }
 
-/// `m^k` for an integer-valued `k >= 0`; exact whenever the result is representable.
+/// `m^k` for an integer-valued `k >= 0`; exact whenever the result is representable
+/// (square-and-multiply below 64, correctly rounded `powf` above).
 #[inline]
 pub(crate) fn pow_k(m: f64, k: f64) -> f64 {
-    if k <= f64::from(i32::MAX) {
-        m.powi(k as i32)
-    } else {
-        m.powf(k)
-    }
+    pow_int(m, k as u64)
 }
 
 impl CosineRestarts {
@@ -125,7 +123,7 @@ impl CosineRestarts {
             peak,
             end,
             first_period,
-            period_mult: 1.0,
+            period_mult: WithLn::new(1.0),
             peak_decay: 1.0,
             cycles: None,
             warmup_steps: 0.0,
@@ -157,7 +155,7 @@ impl CosineRestarts {
     /// ```
     pub fn with_period_mult(self, period_mult: f64) -> Result<Self, Error> {
         CosineRestarts {
-            period_mult,
+            period_mult: WithLn::new(period_mult),
             ..self
         }
         .validated()
@@ -237,13 +235,13 @@ impl CosineRestarts {
 }
 
 /// The start `S_k` of cycle `k` (integer-valued, `>= 0`) of geometric cycles: cycle `j`
-/// lasts `p0 * m^j`. Shared with [`Cycles`](crate::Cycles).
+/// lasts `p0 * m^j`; `m_k` is `m^k` by [`pow_k`]. Shared with [`Cycles`](crate::Cycles).
 #[inline]
-pub(crate) fn cycle_start(p0: f64, m: f64, k: f64) -> f64 {
+fn cycle_start(p0: f64, m: f64, k: f64, m_k: f64) -> f64 {
     if m == 1.0 {
         p0 * k
     } else if (m - 1.0).abs() >= 1.0 / 16.0 {
-        p0 * (pow_k(m, k) - 1.0) / (m - 1.0)
+        p0 * (m_k - 1.0) / (m - 1.0)
     } else {
         // Near 1, m^k - 1 cancels: use expm1 / ln_1p (m - 1 is exact here).
         p0 * (k * (m - 1.0).ln_1p()).exp_m1() / (m - 1.0)
@@ -252,12 +250,16 @@ pub(crate) fn cycle_start(p0: f64, m: f64, k: f64) -> f64 {
 
 /// The geometric cycle (first period `p0`, multiplier `m`, at most `cycles` of them)
 /// containing time `t >= 0`: `(k, t - S_k, P_k)`, or `None` past the last cycle.
+///
+/// A cheap logarithm estimates `k` (`ln m` comes with `m`); the estimate is then settled
+/// against the exact starts, each costing one [`pow_k`].
 pub(crate) fn locate_cycle(
     p0: f64,
-    m: f64,
+    m: WithLn,
     cycles: Option<u64>,
     t: f64,
 ) -> Option<(f64, f64, f64)> {
+    let (m, ln_m) = (m.get(), m.ln());
     let estimate = if m == 1.0 {
         t / p0
     } else {
@@ -265,26 +267,36 @@ pub(crate) fn locate_cycle(
         if x <= 0.0 {
             return None; // m < 1: past the accumulation point of infinitely many cycles.
         }
-        x.ln() / m.ln()
+        if (m - 1.0).abs() >= 1.0 / 16.0 {
+            // Off by at most 0.01 / log2(17/16) < 0.2 cycles: the settling below fixes it.
+            log2_estimate(x) * std::f64::consts::LN_2 / ln_m
+        } else {
+            x.ln() / ln_m
+        }
     };
     if !estimate.is_finite() {
         return None;
     }
-    let mut k = estimate.floor().max(0.0);
-    let mut start = cycle_start(p0, m, k);
+    // Truncation is floor here (estimate >= 0 up to rounding) and avoids a libm call.
+    let mut k = (estimate.max(0.0) as u64) as f64;
+    let mut m_k = pow_k(m, k);
+    let mut start = cycle_start(p0, m, k, m_k);
     // The estimate is off by at most one either way; settle S_k <= t < S_{k+1}.
     for _ in 0..3 {
         if k > 0.0 && start > t {
             k -= 1.0;
-            start = cycle_start(p0, m, k);
+            m_k = pow_k(m, k);
+            start = cycle_start(p0, m, k, m_k);
         } else {
             break;
         }
     }
     for _ in 0..3 {
-        let next = cycle_start(p0, m, k + 1.0);
+        let m_next = pow_k(m, k + 1.0);
+        let next = cycle_start(p0, m, k + 1.0, m_next);
         if next <= t {
             k += 1.0;
+            m_k = m_next;
             start = next;
         } else {
             break;
@@ -296,7 +308,7 @@ pub(crate) fn locate_cycle(
     if m < 1.0 && start >= p0 / (1.0 - m) {
         return None;
     }
-    Some((k, t - start, p0 * pow_k(m, k)))
+    Some((k, t - start, p0 * m_k))
 }
 
 impl Validate for CosineRestarts {
@@ -304,7 +316,7 @@ impl Validate for CosineRestarts {
         check::finite("peak", self.peak)?;
         check::finite("end", self.end)?;
         check::positive("first_period", self.first_period)?;
-        check::positive("period_mult", self.period_mult)?;
+        check::positive("period_mult", self.period_mult.get())?;
         check::non_negative("peak_decay", self.peak_decay)?;
         if let Some(n) = self.cycles {
             check::at_least_one("cycles", n)?;
@@ -332,22 +344,13 @@ impl Schedule for CosineRestarts {
             return self.end;
         };
         let peak = finite_or_saturate(self.peak * pow_k(self.peak_decay, k));
-        let knots = [
-            (0.0, self.init),
-            (self.warmup_steps.min(period), peak),
-            (period, self.end),
-        ];
-        path_value(
-            &knots,
-            |i| {
-                if i == 0 {
-                    Anneal::Linear
-                } else {
-                    Anneal::Cosine
-                }
-            },
-            u,
-        )
+        // The knot path (0, init) -linear-> (w, peak) -cosine-> (period, end), inline.
+        let w = self.warmup_steps.min(period);
+        finite_or_saturate(if u < w {
+            Anneal::Linear.interpolate(self.init, peak, u / w)
+        } else {
+            Anneal::Cosine.interpolate(peak, self.end, (u - w) / (period - w))
+        })
     }
 }
 
@@ -393,7 +396,7 @@ mod tests {
                 .with_period_mult(m)
                 .unwrap();
             for k in 1..30 {
-                let start = cycle_start(1024.0, m, f64::from(k));
+                let start = cycle_start(1024.0, m, f64::from(k), pow_k(m, f64::from(k)));
                 if start.fract() == 0.0 && start < 1e15 {
                     assert_eq!(s.value_at(start), 1.0, "m = {m}, k = {k}");
                     let just_before = f64::from_bits(start.to_bits() - 1);

@@ -2,6 +2,7 @@
 
 use super::piecewise_interpolate::{check_path, path_value};
 use crate::error::{Error, check};
+use crate::fastmath::pow_real;
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::shape::Anneal;
 use crate::spec::Validate;
@@ -161,7 +162,9 @@ impl Amplitude {
         };
         match *self {
             Amplitude::Constant => 1.0,
-            Amplitude::Geometric { gamma, clock } => finite_or_saturate(gamma.powf(x(clock))),
+            Amplitude::Geometric { gamma, clock } => {
+                finite_or_saturate(pow_real(gamma, x(clock), || gamma.ln()))
+            }
             Amplitude::Path {
                 shape,
                 end,
@@ -323,7 +326,14 @@ impl Schedule for Cyclical {
     #[inline]
     fn value(&self, step: u64) -> f64 {
         let length = self.step_size_up.saturating_add(self.step_size_down);
-        let (cycle, u) = (step / length, step % length);
+        // Below 2^52 a float quotient floors exactly (rounding up across an integer needs
+        // cycle * length > 2^53) and costs far less than a u64 division.
+        let cycle = if step < 1 << 52 {
+            (step as f64 / length as f64) as u64
+        } else {
+            step / length
+        };
+        let u = step - cycle * length;
         self.in_cycle(cycle as f64, u as f64, step as f64)
     }
 

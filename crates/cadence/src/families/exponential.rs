@@ -2,6 +2,7 @@
 
 use super::DecayMode;
 use crate::error::{Error, check};
+use crate::fastmath::WithLn;
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::spec::Validate;
 
@@ -66,7 +67,7 @@ use crate::spec::Validate;
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Exponential {
     init: f64,
-    rate: f64,
+    rate: WithLn,
     transition_steps: u64,
     #[cfg_attr(feature = "serde", serde(default))]
     begin: u64,
@@ -94,7 +95,7 @@ impl Exponential {
     pub fn new(init: f64, rate: f64, transition_steps: u64) -> Result<Self, Error> {
         let s = Exponential {
             init,
-            rate,
+            rate: WithLn::new(rate),
             transition_steps,
             begin: 0,
             mode: DecayMode::Continuous,
@@ -183,13 +184,13 @@ impl Exponential {
     fn at(&self, elapsed: f64) -> f64 {
         let raw = if elapsed > 0.0 {
             let p = self.mode.exponent(elapsed, self.transition_steps as f64);
-            finite_or_saturate(self.init * self.rate.powf(p))
+            finite_or_saturate(self.init * self.rate.pow(p))
         } else {
             self.init
         };
         match self.end {
             None => raw,
-            Some(end) if self.rate < 1.0 => raw.max(end),
+            Some(end) if self.rate.get() < 1.0 => raw.max(end),
             Some(end) => raw.min(end),
         }
     }
@@ -198,7 +199,7 @@ impl Exponential {
 impl Validate for Exponential {
     fn validate(&self) -> Result<(), Error> {
         check::finite("init", self.init)?;
-        check::positive("rate", self.rate)?;
+        check::positive("rate", self.rate.get())?;
         check::at_least_one("transition_steps", self.transition_steps)?;
         if let Some(end) = self.end {
             check::finite("end", end)?;

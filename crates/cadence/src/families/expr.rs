@@ -309,6 +309,18 @@ fn python_mod(a: f64, b: f64) -> f64 {
     }
 }
 
+/// `a ** b`: by square-and-multiply for the common small non-negative integer `b` (a
+/// decay factor to the number of decays; exact where `powi` is, within an ulp or two of
+/// libm's `pow` elsewhere), `powf` otherwise.
+fn python_pow(a: f64, b: f64) -> f64 {
+    let n = b as u64;
+    if n < 64 && n as f64 == b {
+        crate::fastmath::pow_int(a, n)
+    } else {
+        a.powf(b)
+    }
+}
+
 fn round_half_even(x: f64) -> f64 {
     let r = x.round();
     if (x - x.trunc()).abs() == 0.5 {
@@ -350,7 +362,7 @@ impl Node {
                     BinOp::Div => a / b,
                     BinOp::FloorDiv => (a / b).floor(),
                     BinOp::Mod => python_mod(a, b),
-                    BinOp::Pow => a.powf(b),
+                    BinOp::Pow => python_pow(a, b),
                 }
             }
             Node::Cmp(first, rest) => {
@@ -410,7 +422,7 @@ impl Node {
                     Func::Cos => arg(0).cos(),
                     Func::Tan => arg(0).tan(),
                     Func::Tanh => arg(0).tanh(),
-                    Func::Pow => arg(0).powf(arg(1)),
+                    Func::Pow => python_pow(arg(0), arg(1)),
                     Func::Floor => arg(0).floor(),
                     Func::Ceil => arg(0).ceil(),
                     Func::Round => round_half_even(arg(0)),

@@ -1,6 +1,7 @@
 //! Polynomial decay from `init` to `end`.
 
 use crate::error::{Error, check};
+use crate::fastmath::pow_fixed;
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::spec::Validate;
 
@@ -137,10 +138,10 @@ impl Polynomial {
         let f = if self.k_decay == 1.0 {
             f
         } else {
-            f.powf(self.k_decay)
+            pow_fixed(f, self.k_decay)
         };
         let frac = 1.0 - f;
-        finite_or_saturate((self.init - self.end) * frac.powf(self.power) + self.end)
+        finite_or_saturate((self.init - self.end) * pow_fixed(frac, self.power) + self.end)
     }
 }
 

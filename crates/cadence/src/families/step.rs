@@ -1,6 +1,7 @@
 //! Step decays: by a factor every fixed number of steps, or at listed milestones.
 
 use crate::error::{Error, check};
+use crate::fastmath::pow_int;
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::spec::Validate;
 
@@ -79,7 +80,7 @@ impl Step {
     /// `init * gamma^k`, saturated.
     #[inline]
     fn scaled(&self, k: f64) -> f64 {
-        finite_or_saturate(self.init * self.gamma.powf(k))
+        finite_or_saturate(self.init * pow_int(self.gamma, k as u64))
     }
 }
 
@@ -112,8 +113,14 @@ impl Schedule for Step {
         // Integer step sizes (every PyTorch config) divide exactly in integers; this is
         // what Python's float `//` gives too, and avoids the slow `fmod`.
         if self.step_size.fract() == 0.0 && self.step_size < 2f64.powi(63) {
-            let k = step / self.step_size as u64;
-            return self.scaled(k as f64);
+            // Below 2^52 the float quotient never rounds up across an integer (that needs
+            // k * step_size > 2^53), and a float division is cheaper than a u64 one.
+            let k = if step < 1 << 52 {
+                (step as f64 / self.step_size).floor()
+            } else {
+                (step / self.step_size as u64) as f64
+            };
+            return self.scaled(k);
         }
         self.value_at(step as f64)
     }
@@ -220,7 +227,7 @@ impl Schedule for MultiStep {
     #[inline]
     fn value(&self, step: u64) -> f64 {
         let passed = self.milestones.partition_point(|&m| m <= step);
-        finite_or_saturate(self.init * self.gamma.powf(passed as f64))
+        finite_or_saturate(self.init * pow_int(self.gamma, passed as u64))
     }
 }
 

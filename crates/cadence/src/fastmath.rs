@@ -1,0 +1,270 @@
+//! Cheaper forms of `base^x` and `cos(pi f)` for the families, where libm's `powf`
+//! (about 15 ns on the benchmark machine) and `cos` (about 10 ns) would dominate the cost
+//! of one evaluation.
+//!
+//! - [`pow_int`]: `base^n` for an integer `n` by square-and-multiply without data-dependent
+//!   branches below 64 (bit-identical to `f64::powi` there, so staircase values stay exact
+//!   (`0.5^3 == 0.125`)), the correctly rounded `powf` above.
+//! - [`pow_real`]: `base^x` for a real `x >= 0`: [`pow_int`] at small integer `x` (exact
+//!   where `powi` is), `exp(x ln base)` elsewhere, with `ln base` computed once per
+//!   schedule ([`WithLn`]) instead of once per call.
+//! - [`cos_pi`]: `cos(pi f)` on `[0, 1]` (every cosine anneal) by folding into a quarter
+//!   period and one short polynomial, within 2 ulps.
+
+/// A positive-or-zero parameter together with its natural logarithm, computed once when
+/// the parameter is set (by a constructor or by deserialisation) so that evaluation pays
+/// `exp` instead of `powf`.
+///
+/// It serialises as the bare number and compares by the number: the logarithm is derived,
+/// never state. The families keep it in private fields, so it is not part of the API.
+#[derive(Clone, Copy)]
+pub(crate) struct WithLn {
+    value: f64,
+    ln: f64,
+}
+
+impl WithLn {
+    /// `value` and `value.ln()`.
+    #[inline]
+    pub(crate) fn new(value: f64) -> Self {
+        WithLn {
+            value,
+            ln: value.ln(),
+        }
+    }
+
+    /// The parameter.
+    #[inline]
+    pub(crate) fn get(self) -> f64 {
+        self.value
+    }
+
+    /// `self.get().ln()`, computed when the parameter was set.
+    #[inline]
+    pub(crate) fn ln(self) -> f64 {
+        self.ln
+    }
+
+    /// The parameter 1 (a serde default).
+    #[cfg(feature = "serde")]
+    pub(crate) fn one() -> Self {
+        WithLn::new(1.0)
+    }
+
+    /// `self.get()^x` for `x >= 0` by [`pow_real`].
+    #[inline]
+    pub(crate) fn pow(self, x: f64) -> f64 {
+        pow_real(self.value, x, || self.ln)
+    }
+}
+
+impl PartialEq for WithLn {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl std::fmt::Debug for WithLn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for WithLn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.value)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for WithLn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        f64::deserialize(deserializer).map(WithLn::new)
+    }
+}
+
+/// `log2(x)` for `x > 0` within 0.01 (not ulps): the exponent bits plus a quadratic in the
+/// mantissa. For estimates that are settled exactly afterwards (which cycle contains a
+/// step); costs about what one multiplication does, where `ln` costs as much as ten.
+#[inline]
+pub(crate) fn log2_estimate(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as f64 - 1023.0;
+    // The mantissa m in [1, 2); log2(m) ~ (m - 1) * (1.346 - 0.346 * (m - 1)) (max error
+    // below 0.01).
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000) - 1.0;
+    exponent + m * (1.346_f64 - 0.346 * m)
+}
+
+/// The largest integer exponent [`pow_int`] handles by squaring; beyond it `powf`.
+const SQUARINGS: u32 = 6;
+
+/// `base^n` for `n >= 0`: bit-identical to `base.powi(n)` below 64 (exact where that is),
+/// `base.powf(n)` (correctly rounded, so closer than `powi`) from 64 on.
+///
+/// Exponents below 64 take six branch-free square-and-multiply rounds (the branch on the
+/// exponent's bits is a select, so random-access steps cost no mispredictions); larger
+/// ones go to `powf`.
+#[inline]
+pub(crate) fn pow_int(base: f64, n: u64) -> f64 {
+    if n >> SQUARINGS != 0 {
+        return base.powf(n as f64);
+    }
+    let mut result = 1.0;
+    let mut square = base;
+    for bit in 0..SQUARINGS {
+        let factor = if (n >> bit) & 1 == 1 { square } else { 1.0 };
+        result *= factor;
+        square *= square;
+    }
+    result
+}
+
+/// `base^x` for `x >= 0` (NaN and negative `x` give `base^0 = 1`), where `ln_base()`
+/// returns `base.ln()` (called only for a fractional or large `x`, so a caller without a
+/// stored logarithm pays for it only then): [`pow_int`] at integer `x` below 64, so values
+/// there are exact wherever `powi` is, and `exp(x ln base)` elsewhere, within a few ulps of
+/// `powf` (relative error about `|x ln base| * 2^-53`).
+///
+/// `base` must be `>= 0`.
+#[inline]
+pub(crate) fn pow_real(base: f64, x: f64, ln_base: impl FnOnce() -> f64) -> f64 {
+    if x.is_nan() || x <= 0.0 {
+        return 1.0;
+    }
+    let n = x as u64;
+    if n < 1 << SQUARINGS && n as f64 == x {
+        return pow_int(base, n);
+    }
+    (x * ln_base()).exp()
+}
+
+/// `base^y` for any `base >= 0` and a fixed `y > 0` (a schedule's exponent): by
+/// [`pow_int`] when `y` is an integer below 64 (the common `power = 2`, `k_decay = 3`: no
+/// `powf`, and the branch is taken the same way at every step), else `powf`.
+#[inline]
+pub(crate) fn pow_fixed(base: f64, y: f64) -> f64 {
+    let n = y as u64;
+    if n < 1 << SQUARINGS && n as f64 == y {
+        pow_int(base, n)
+    } else {
+        base.powf(y)
+    }
+}
+
+/// `sin(x)` for `|x| <= pi/4`: the Taylor series to `x^15` (truncation below 5e-17),
+/// summed by Estrin's scheme so that the chain of dependent operations is short.
+#[inline]
+fn sin_quarter(x: f64) -> f64 {
+    let z = x * x;
+    let z2 = z * z;
+    let z4 = z2 * z2;
+    let c = |n: f64| 1.0 / n;
+    let low = (-c(6.0) + c(120.0) * z) + z2 * (-c(5_040.0) + c(362_880.0) * z);
+    let high = (-c(39_916_800.0) + c(6_227_020_800.0) * z) + z2 * -c(1_307_674_368_000.0);
+    x + x * z * (low + z4 * high)
+}
+
+/// `cos(x)` for `|x| <= pi/4`: the Taylor series to `x^16` (truncation below 3e-18),
+/// summed by Estrin's scheme.
+#[inline]
+fn cos_quarter(x: f64) -> f64 {
+    let z = x * x;
+    let z2 = z * z;
+    let z4 = z2 * z2;
+    let c = |n: f64| 1.0 / n;
+    let low = (1.0 - 0.5 * z) + z2 * (c(24.0) - c(720.0) * z);
+    let high =
+        (c(40_320.0) - c(3_628_800.0) * z) + z2 * (c(479_001_600.0) - c(87_178_291_200.0) * z);
+    low + z4 * (high + z4 * c(20_922_789_888_000.0))
+}
+
+/// `cos(pi * f)` for `f` in `[0, 1]`, within 2 ulps of the exact value (`f64::cos` of the
+/// rounded `pi * f` is no closer), at about a third of the cost: the argument is folded
+/// into a quarter period exactly, then one short polynomial.
+#[inline]
+pub(crate) fn cos_pi(f: f64) -> f64 {
+    use std::f64::consts::PI;
+    if f <= 0.25 {
+        cos_quarter(PI * f)
+    } else if f <= 0.5 {
+        sin_quarter(PI * (0.5 - f))
+    } else if f <= 0.75 {
+        -sin_quarter(PI * (f - 0.5))
+    } else {
+        -cos_quarter(PI * (1.0 - f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn exact_small_powers() {
+        assert_eq!(pow_int(0.5, 3), 0.125);
+        assert_eq!(pow_int(2.0, 10), 1024.0);
+        assert_eq!(pow_int(0.0, 0), 1.0);
+        assert_eq!(pow_int(0.0, 5), 0.0);
+        assert_eq!(WithLn::new(0.5).pow(3.0), 0.125);
+        assert_eq!(WithLn::new(0.0).pow(2.5), 0.0);
+        assert_eq!(WithLn::new(0.0).pow(2.0), 0.0);
+        assert_eq!(WithLn::new(0.3).pow(0.0), 1.0);
+        assert_eq!(WithLn::new(0.3).pow(f64::NAN), 1.0);
+        assert_eq!(WithLn::new(0.3).get(), 0.3);
+    }
+
+    #[test]
+    fn compares_and_prints_as_the_number() {
+        assert_eq!(WithLn::new(2.0), WithLn::new(2.0));
+        assert_ne!(WithLn::new(2.0), WithLn::new(3.0));
+        assert_eq!(format!("{:?}", WithLn::new(2.5)), "2.5");
+    }
+
+    #[test]
+    fn cos_pi_at_telling_points() {
+        assert_eq!(cos_pi(0.0), 1.0);
+        assert_eq!(cos_pi(1.0), -1.0);
+        assert_eq!(cos_pi(0.5), 0.0);
+        assert!((cos_pi(0.25) - std::f64::consts::FRAC_1_SQRT_2).abs() < 2e-16);
+        assert!((cos_pi(1.0 / 3.0) - 0.5).abs() < 2e-16);
+    }
+
+    proptest! {
+        #[test]
+        fn log2_estimate_is_close(x in 1e-300f64..1e300) {
+            prop_assert!((log2_estimate(x) - x.log2()).abs() < 0.01);
+        }
+
+        #[test]
+        fn cos_pi_is_cos(f in 0.0f64..=1.0) {
+            let want = (std::f64::consts::PI * f).cos();
+            prop_assert!((cos_pi(f) - want).abs() <= 4e-16, "{f}: {} vs {want}", cos_pi(f));
+        }
+
+        #[test]
+        fn pow_fixed_is_powf(base in 0.0f64..4.0, y in prop_oneof![1u32..70u32, 1u32..5].prop_map(f64::from), frac in prop_oneof![Just(0.0), 0.0f64..1.0]) {
+            let y = y + frac;
+            let want = base.powf(y);
+            let got = pow_fixed(base, y);
+            prop_assert!((got - want).abs() <= 1e-14 * want.abs(), "{got} vs {want}");
+        }
+
+        #[test]
+        fn pow_int_is_powi_below_64_and_powf_above(base in 0.0f64..4.0, n in 0u64..200) {
+            let got = pow_int(base, n);
+            let want = if n < 64 { base.powi(n as i32) } else { base.powf(n as f64) };
+            prop_assert_eq!(got.to_bits(), want.to_bits());
+        }
+
+        #[test]
+        fn pow_real_is_powf(base in 1e-3f64..4.0, x in 0.0f64..500.0) {
+            let want = base.powf(x);
+            let got = WithLn::new(base).pow(x);
+            let rel = ((got - want) / want).abs();
+            prop_assert!(rel <= 1e-13 || want == 0.0 || !want.is_normal(), "{got} vs {want}");
+        }
+    }
+}
