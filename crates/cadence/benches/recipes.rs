@@ -1,6 +1,10 @@
 //! Benchmarks of `Schedule::value` for the recipe families (knot paths, one-cycle, SGDR,
 //! cyclical, WSD, SWA, noise).
 
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ThreadCpuTime;
+
 use cadence::{
     Amplitude, AmplitudeClock, Anneal, CosineRestarts, Cyclical, DecayLength, Noise, NoiseKind,
     OneCycle, Phases, PiecewiseInterpolate, Schedule, SwaAnneal, WarmupStableDecay,
@@ -8,11 +12,7 @@ use cadence::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
-fn bench<S: Schedule>(
-    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    s: &S,
-) {
+fn bench<S: Schedule>(g: &mut criterion::BenchmarkGroup<'_, ThreadCpuTime>, name: &str, s: &S) {
     g.bench_function(name, |b| {
         let mut t = 0u64;
         b.iter(|| {
@@ -22,7 +22,7 @@ fn bench<S: Schedule>(
     });
 }
 
-fn recipes(c: &mut Criterion) {
+fn recipes(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("recipe");
     let knots: Vec<(f64, f64)> = (0..16)
         .map(|i| (f64::from(i) * 1e5, 1.0 / f64::from(i + 1)))
@@ -99,5 +99,9 @@ fn recipes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, recipes);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = recipes
+}
 criterion_main!(benches);

@@ -4,12 +4,15 @@
 //! `combinators`. Each case evaluates at pseudo-random steps spread over twice the
 //! schedule's horizon, so branches on both sides of every boundary are taken.
 
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ThreadCpuTime;
+
 use cadence::{
     Anneal, Constant, Cosine, DecayMode, Exponential, Expr, InverseSqrt, InverseTime, Join, Linear,
     MultiStep, Overrun, PiecewiseConstant, Polynomial, Schedule, ScheduleExt, ScheduleSpec, Step,
     Tanh, WarmupMode,
 };
-use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -17,7 +20,7 @@ use std::hint::black_box;
 const HORIZON: u64 = 1_000_000;
 
 /// Benchmarks `schedule.value(t)` at steps walking over `[0, 2 * HORIZON)`.
-fn bench<S: Schedule>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, schedule: S) {
+fn bench<S: Schedule>(g: &mut BenchmarkGroup<'_, ThreadCpuTime>, name: &str, schedule: S) {
     g.bench_function(name, |b| {
         let mut t = 0u64;
         b.iter(|| {
@@ -27,7 +30,7 @@ fn bench<S: Schedule>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, schedule
     });
 }
 
-fn families(c: &mut Criterion) {
+fn families(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("family");
     bench(&mut g, "constant", Constant::new(0.1).unwrap());
     bench(&mut g, "linear", Linear::new(1.0, 0.0, HORIZON).unwrap());
@@ -83,7 +86,7 @@ fn decay() -> Linear {
     Linear::new(1.0, 0.1, HORIZON).unwrap()
 }
 
-fn combinators(c: &mut Criterion) {
+fn combinators(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("combinator");
     bench(
         &mut g,
@@ -156,7 +159,7 @@ fn deep_join<S: Schedule>(piece: impl Fn(u64) -> S) -> Join<S> {
     Join::new(bounds, (0..100).map(piece).collect()).unwrap()
 }
 
-fn composites(c: &mut Criterion) {
+fn composites(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("composite");
     bench(&mut g, "depth4_generic", composite_generic());
     bench(&mut g, "depth4_spec", composite_spec());
@@ -170,5 +173,9 @@ fn composites(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, families, combinators, composites);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = families, combinators, composites
+}
 criterion_main!(benches);
