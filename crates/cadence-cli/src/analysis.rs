@@ -51,30 +51,34 @@ pub struct Summary {
 /// assert!(cadence_cli::analysis::summary(&[]).is_none());
 /// ```
 pub fn summary(values: &[f64]) -> Option<Summary> {
-    let (&initial, &final_value) = (values.first()?, values.last()?);
-    let (mut peak, mut peak_step, mut min, mut min_step) = (initial, 0, initial, 0);
-    for (i, &v) in values.iter().enumerate() {
-        if v > peak {
-            (peak, peak_step) = (v, i as u64);
-        }
-        if v < min {
-            (min, min_step) = (v, i as u64);
-        }
-    }
+    let core = cadence::analysis::summary(&Sampled(values), 0..values.len() as u64)?;
     Some(Summary {
         steps: values.len() as u64,
-        initial,
-        peak,
-        peak_step,
-        min,
-        min_step,
-        final_value,
-        area: area(values),
+        initial: values[0],
+        peak: core.peak,
+        peak_step: core.peak_step,
+        min: core.min,
+        min_step: core.min_step,
+        final_value: core.final_value,
+        area: core.area,
         half_life: half_life(values),
     })
 }
 
-/// S1, the sum of the values (compensated summation, so long runs stay exact to rounding).
+/// Sampled values as a [`cadence::Schedule`] over their own steps, so the core's analysis
+/// runs on them (steps past the end read the last value; never reached here).
+#[derive(Debug, Clone, Copy)]
+struct Sampled<'a>(&'a [f64]);
+
+impl cadence::Schedule for Sampled<'_> {
+    fn value(&self, step: u64) -> f64 {
+        let i = usize::try_from(step).unwrap_or(usize::MAX);
+        self.0.get(i).or(self.0.last()).copied().unwrap_or(0.0)
+    }
+}
+
+/// S1, the sum of the values (the core's compensated sum, so long runs stay exact to
+/// rounding).
 ///
 /// # Examples
 ///
@@ -82,17 +86,14 @@ pub fn summary(values: &[f64]) -> Option<Summary> {
 /// assert_eq!(cadence_cli::analysis::area(&[0.1; 10]), 1.0);
 /// ```
 pub fn area(values: &[f64]) -> f64 {
-    let (mut sum, mut carry) = (0.0f64, 0.0f64);
-    for &v in values {
-        let y = v - carry;
-        let t = sum + y;
-        carry = (t - sum) - y;
-        sum = t;
-    }
-    sum
+    cadence::analysis::area(&Sampled(values), 0..values.len() as u64)
 }
 
 /// Steps from the (first) peak until the value first falls to half of it or below.
+///
+/// Unlike the core's [`cadence::analysis::half_life`], which gallops and is exact for
+/// schedules that do not rise again, this scans the samples, so for cyclic shapes it
+/// reports the first halving after the peak.
 ///
 /// # Examples
 ///
