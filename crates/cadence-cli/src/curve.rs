@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cadence::Schedule;
 use cadence_cli::analysis::format_number;
 use cadence_cli::input;
 use cadence_cli::plot::{self, Line, Look, PlotOptions, Series};
@@ -323,47 +322,53 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
 /// Every curve of a benchmark: the data as points, the law as a line of the same colour,
 /// solid where it was fitted and dashed where it predicts a schedule it never saw.
 fn plot_bench(path: &Path, report: &BenchReport, kind: LawKind) -> Result<()> {
-    let mut series = Vec::new();
-    let mut looks = Vec::new();
+    let (mut observed, mut laws) = (Vec::new(), Vec::new());
     for (i, c) in report.per_curve.iter().enumerate() {
         let (Some(&first), Some(&last)) = (c.steps.first(), c.steps.last()) else {
             continue;
         };
-        let mut observed = vec![f64::NAN; last as usize + 1];
+        let mut values = vec![f64::NAN; last as usize + 1];
         for (&t, &y) in c.steps.iter().zip(&c.loss) {
-            observed[t as usize] = y;
+            values[t as usize] = y;
         }
         let role = match c.role {
             Role::Fit => "fitted on",
             Role::Predict => "predicted",
         };
-        series.push(Series {
-            label: format!("{} ({role})", c.name),
-            values: observed,
-        });
-        looks.push(Look {
-            color: Some(i),
-            line: Line::Points,
-        });
+        observed.push((
+            Series {
+                label: format!("{} ({role})", c.name),
+                values,
+            },
+            Look {
+                color: Some(i),
+                line: Line::Points,
+            },
+        ));
         // The law on every step it covers (not only the logged ones).
         let lrs = cadence_curve::published_lrs(&c.name)
             .with_context(|| format!("no learning rates for {}", c.name))?;
         let steps: Vec<u64> = (first..=last).collect();
-        let mut law = vec![f64::NAN; first as usize];
-        law.extend(report.law.predict_lrs(&lrs, &steps));
-        series.push(Series {
-            label: String::new(),
-            values: law,
-        });
-        looks.push(Look {
-            color: Some(i),
-            line: if c.role == Role::Fit {
-                Line::Solid
-            } else {
-                Line::Dashed
+        let mut values = vec![f64::NAN; first as usize];
+        values.extend(report.law.predict_lrs(&lrs, &steps));
+        let line = if c.role == Role::Fit {
+            Line::Solid
+        } else {
+            Line::Dashed
+        };
+        laws.push((
+            Series {
+                label: String::new(),
+                values,
             },
-        });
+            Look {
+                color: Some(i),
+                line,
+            },
+        ));
     }
+    // The law's lines over all the data points.
+    let (series, looks): (Vec<Series>, Vec<Look>) = observed.into_iter().chain(laws).unzip();
     let options = PlotOptions {
         title: format!(
             "{} law vs data: points observed, solid fitted, dashed predicted",
@@ -371,9 +376,10 @@ fn plot_bench(path: &Path, report: &BenchReport, kind: LawKind) -> Result<()> {
         ),
         x_label: "step".into(),
         y_label: "loss".into(),
-        log_y: true,
         width: 1200,
         height: 800,
+        tight_y: true,
+        ..PlotOptions::default()
     };
     plot::render_styled(path, &series, &looks, &options)
 }

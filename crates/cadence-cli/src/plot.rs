@@ -55,6 +55,9 @@ pub struct PlotOptions {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    /// A linear y axis that spans the data only: not down to 0, and without headroom for
+    /// the legend (for falling curves such as losses, whose upper right is empty).
+    pub tight_y: bool,
 }
 
 impl Default for PlotOptions {
@@ -66,6 +69,7 @@ impl Default for PlotOptions {
             log_y: false,
             width: 1000,
             height: 600,
+            tight_y: false,
         }
     }
 }
@@ -316,7 +320,11 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     // Headroom above the curves for the legend box: a share per legend line.
     let labelled = series.iter().filter(|s| !s.label.is_empty()).count();
-    let room = 0.08 * (labelled + 1) as f64;
+    let room = if options.tight_y {
+        0.0
+    } else {
+        0.08 * (labelled + 1) as f64
+    };
     if options.log_y {
         // Padding in proportion to the data's span in decades (at most a factor 1.25), so
         // curves that vary by a few percent (loss curves) fill the chart.
@@ -337,7 +345,11 @@ fn draw<DB: DrawingBackend>(
             (lo..hi).log_scale(),
         )
     } else {
-        let lo = if lo >= 0.0 { 0.0 } else { lo };
+        let lo = if lo >= 0.0 && !options.tight_y {
+            0.0
+        } else {
+            lo
+        };
         let span = if hi > lo {
             hi - lo
         } else {
@@ -404,7 +416,7 @@ where
             Line::Dashed => {
                 chart.draw_series(DashedLineSeries::new(pts, 8, 5, color.stroke_width(2)))
             }
-            Line::Points => chart.draw_series(pts.map(|p| Circle::new(p, 2, color.filled()))),
+            Line::Points => chart.draw_series(pts.map(|p| Circle::new(p, 1, color.filled()))),
         }
         .map_err(err)?;
         if s.label.is_empty() {
