@@ -5,10 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cadence::Schedule;
 use cadence_cli::analysis::format_number;
 use cadence_cli::input;
-use cadence_cli::plot::{self, PlotOptions, Series};
+use cadence_cli::plot::{self, Line, Look, PlotOptions, Series};
 use cadence_curve::{
     BenchReport, FitOptions, FittedLaw, LawKind, Metrics, OptimizeOptions, Role, TrainingRun,
 };
@@ -232,21 +231,7 @@ pub fn run(command: CurveCommand, out: &mut impl Write) -> Result<()> {
                 output.display()
             )?;
             if let Some(path) = plot_path {
-                let options = PlotOptions {
-                    title: format!("schedule optimised for {} steps", steps),
-                    x_label: "step".into(),
-                    y_label: "learning rate".into(),
-                    ..PlotOptions::default()
-                };
-                let values = (0..steps).map(|t| best.value(t)).collect();
-                plot::render(
-                    &path,
-                    &[Series {
-                        label: "optimised".into(),
-                        values,
-                    }],
-                    &options,
-                )?;
+                plot_optimized(&path, &law, &best, steps, peak, &options)?;
             }
             Ok(())
         }
@@ -334,45 +319,136 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
-/// Observed and predicted loss of every predicted (held-out) curve, on the logged steps (held between them).
+/// Every curve of a benchmark: the data as points, the law as a line of the same colour,
+/// solid where it was fitted and dashed where it predicts a schedule it never saw.
 fn plot_bench(path: &Path, report: &BenchReport, kind: LawKind) -> Result<()> {
-    let mut series = Vec::new();
-    for c in report.per_curve.iter().filter(|c| c.role == Role::Predict) {
-        let last = c.steps.last().copied().unwrap_or(0);
-        let dense = |ys: &[f64]| -> Vec<f64> {
-            let mut values = Vec::with_capacity(last as usize + 1);
-            let mut k = 0;
-            for t in 0..=last {
-                while k + 1 < c.steps.len() && c.steps[k + 1] <= t {
-                    k += 1;
-                }
-                values.push(if t < c.steps[0] { f64::NAN } else { ys[k] });
-            }
-            values
+    let (mut observed, mut laws) = (Vec::new(), Vec::new());
+    for (i, c) in report.per_curve.iter().enumerate() {
+        let (Some(&first), Some(&last)) = (c.steps.first(), c.steps.last()) else {
+            continue;
         };
-        series.push(Series {
-            label: format!("{} observed", c.name),
-            values: dense(&c.loss),
-        });
-        let role = if c.role == Role::Fit {
-            "fitted"
+        let mut values = vec![f64::NAN; last as usize + 1];
+        for (&t, &y) in c.steps.iter().zip(&c.loss) {
+            values[t as usize] = y;
+        }
+        let role = match c.role {
+            Role::Fit => "fitted on",
+            Role::Predict => "predicted",
+        };
+        observed.push((
+            Series {
+                label: format!("{} ({role})", c.name),
+                values,
+            },
+            Look {
+                color: Some(i),
+                line: Line::Points,
+            },
+        ));
+        // The law on every step it covers (not only the logged ones).
+        let lrs = cadence_curve::published_lrs(&c.name)
+            .with_context(|| format!("no learning rates for {}", c.name))?;
+        let steps: Vec<u64> = (first..=last).collect();
+        let mut values = vec![f64::NAN; first as usize];
+        values.extend(report.law.predict_lrs(&lrs, &steps));
+        let line = if c.role == Role::Fit {
+            Line::Solid
         } else {
-            "predicted"
+            Line::Dashed
         };
-        series.push(Series {
-            label: format!("{} {role}", c.name),
-            values: dense(&c.predicted),
-        });
+        laws.push((
+            Series {
+                label: String::new(),
+                values,
+            },
+            Look {
+                color: Some(i),
+                line,
+            },
+        ));
     }
+    // The law's lines over all the data points.
+    let (series, looks): (Vec<Series>, Vec<Look>) = observed.into_iter().chain(laws).unzip();
     let options = PlotOptions {
         title: format!(
-            "{} law: observed vs predicted loss (untried schedules)",
+            "{} law vs data: points observed, solid fitted, dashed predicted",
             kind.name()
         ),
         x_label: "step".into(),
         y_label: "loss".into(),
-        log_y: true,
+        width: 1200,
+        height: 800,
+        tight_y: true,
         ..PlotOptions::default()
     };
-    plot::render(path, &series, &options)
+    plot::render_styled(path, &series, &looks, &options)
+}
+
+/// The optimised schedule against a warmup + cosine and a constant schedule with the same
+/// budget, peak and warmup, each labelled with the law's predicted final loss.
+fn plot_optimized(
+    path: &Path,
+    law: &FittedLaw,
+    best: &cadence_curve::OptimizedSchedule,
+    steps: u64,
+    peak: f64,
+    options: &OptimizeOptions,
+) -> Result<()> {
+    let warmup = options.warmup_steps.min(steps);
+    let reference = |after: &dyn Fn(u64) -> f64| -> Vec<f64> {
+        (0..steps)
+            .map(|t| {
+                if t < warmup {
+                    peak * t as f64 / (warmup.max(2) - 1) as f64
+                } else {
+                    after(t)
+                }
+            })
+            .collect()
+    };
+    let span = (steps - warmup).max(1) as f64;
+    let floor = options.min_lr;
+    let cosine = reference(&|t| {
+        floor
+            + (peak - floor) / 2.0
+                * (1.0 + (std::f64::consts::PI * (t - warmup) as f64 / span).cos())
+    });
+    let constant = reference(&|_| peak);
+    let last = steps.saturating_sub(1);
+    let final_loss = |lrs: &[f64]| format_number(law.predict_lrs(lrs, &[last])[0]);
+    let series = [
+        Series {
+            label: format!(
+                "optimised (predicted final loss {})",
+                format_number(best.predicted_final_loss())
+            ),
+            values: best.lrs().to_vec(),
+        },
+        Series {
+            label: format!("warmup + cosine ({})", final_loss(&cosine)),
+            values: cosine,
+        },
+        Series {
+            label: format!("warmup + constant ({})", final_loss(&constant)),
+            values: constant,
+        },
+    ];
+    let looks = [
+        Look::default(),
+        Look {
+            color: Some(1),
+            line: Line::Dashed,
+        },
+        Look {
+            color: Some(7),
+            line: Line::Dashed,
+        },
+    ];
+    let plot_options = PlotOptions {
+        title: format!("schedule optimised for {steps} steps ({} law)", law.kind()),
+        x_label: "step".into(),
+        y_label: "learning rate".into(),
+        ..PlotOptions::default()
+    };
+    plot::render_styled(path, &series, &looks, &plot_options)
 }

@@ -467,6 +467,7 @@ fn plot_command(args: PlotArgs, out: &mut impl Write) -> Result<()> {
             log_y: args.log_y,
             width: args.width,
             height: args.height,
+            ..PlotOptions::default()
         };
         plot::render(path, &series, &options)?;
     }

@@ -27,7 +27,7 @@ use cadence_lab::plot::FONT;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
-    /// The legend entry.
+    /// The legend entry (empty: none).
     pub label: String,
     /// The sampled values, one per step from step 0.
     pub values: Vec<f64>,
@@ -55,6 +55,9 @@ pub struct PlotOptions {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    /// A linear y axis that spans the data only: not down to 0, and without headroom for
+    /// the legend (for falling curves such as losses, whose upper right is empty).
+    pub tight_y: bool,
 }
 
 impl Default for PlotOptions {
@@ -66,6 +69,7 @@ impl Default for PlotOptions {
             log_y: false,
             width: 1000,
             height: 600,
+            tight_y: false,
         }
     }
 }
@@ -138,18 +142,86 @@ pub fn register_font() {
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn render(path: &Path, series: &[Series], options: &PlotOptions) -> Result<()> {
+    render_styled(path, series, &[], options)
+}
+
+/// How one series is drawn by [`render_styled`].
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::plot::{Line, Look};
+/// let observed = Look { color: Some(2), line: Line::Points };
+/// assert_eq!(Look::default().line, Line::Solid);
+/// assert_ne!(observed, Look::default());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Look {
+    /// Palette index (series sharing an index share a colour); `None`: the series' position.
+    pub color: Option<usize>,
+    /// Line or points.
+    pub line: Line,
+}
+
+/// The stroke of a series.
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(cadence_cli::plot::Line::Dashed, cadence_cli::plot::Line::Points);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Line {
+    /// A solid line.
+    #[default]
+    Solid,
+    /// A dashed line.
+    Dashed,
+    /// Dots at the finite values only (for observed data logged at some steps).
+    Points,
+}
+
+/// As [`render`], with a [`Look`] per series (missing looks: solid, colour by position).
+///
+/// # Errors
+/// As [`render`].
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::plot::{render_styled, Line, Look, PlotOptions, Series};
+///
+/// let path = std::env::temp_dir().join("cadence-doc-render-styled.svg");
+/// let mut observed = vec![f64::NAN; 100];
+/// observed[10] = 0.9;
+/// observed[50] = 0.5;
+/// let series = [
+///     Series { label: "observed".into(), values: observed },
+///     Series { label: "law".into(), values: (0..100).map(|t| 1.0 - t as f64 / 100.0).collect() },
+/// ];
+/// let looks = [Look { color: Some(0), line: Line::Points }, Look { color: Some(0), line: Line::Dashed }];
+/// render_styled(&path, &series, &looks, &PlotOptions::default())?;
+/// assert!(std::fs::read_to_string(&path)?.contains("<circle"));
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn render_styled(
+    path: &Path,
+    series: &[Series],
+    looks: &[Look],
+    options: &PlotOptions,
+) -> Result<()> {
     let format = Format::from_path(path)?;
     let size = (options.width, options.height);
     match format {
         Format::Png => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
-            draw(&root, series, options)?;
+            draw(&root, series, looks, options)?;
             root.present()
                 .map_err(|e| anyhow!("{e}"))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Format::Svg => {
-            let svg = render_svg(series, options)?;
+            let svg = svg_text(series, looks, options)?;
             std::fs::write(path, svg)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -173,11 +245,15 @@ pub fn render(path: &Path, series: &[Series], options: &PlotOptions) -> Result<(
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn render_svg(series: &[Series], options: &PlotOptions) -> Result<String> {
+    svg_text(series, &[], options)
+}
+
+fn svg_text(series: &[Series], looks: &[Look], options: &PlotOptions) -> Result<String> {
     let mut svg = String::new();
     {
         let root =
             SVGBackend::with_string(&mut svg, (options.width, options.height)).into_drawing_area();
-        draw(&root, series, options)?;
+        draw(&root, series, looks, options)?;
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
     Ok(svg)
@@ -200,6 +276,7 @@ const PALETTE: [RGBColor; 10] = [
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     series: &[Series],
+    looks: &[Look],
     options: &PlotOptions,
 ) -> Result<()> {
     register_font();
@@ -209,8 +286,19 @@ fn draw<DB: DrawingBackend>(
     let width = options.width.max(200) as usize;
     let lines: Vec<Vec<(f64, f64)>> = series
         .iter()
-        .map(|s| {
-            decimate(&s.values, 2 * width)
+        .enumerate()
+        .map(|(i, s)| {
+            let points = if looks.get(i).is_some_and(|l| l.line == Line::Points) {
+                // Observed data: every logged value, no decimation.
+                s.values
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &y)| (t as f64, y))
+                    .collect()
+            } else {
+                decimate(&s.values, 2 * width)
+            };
+            points
                 .into_iter()
                 .filter(|&(_, y)| y.is_finite() && (!options.log_y || y > 0.0))
                 .collect()
@@ -231,17 +319,37 @@ fn draw<DB: DrawingBackend>(
     let x_max = (steps.saturating_sub(1)).max(1) as f64;
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     // Headroom above the curves for the legend box: a share per legend line.
-    let room = 0.08 * (series.len() + 1) as f64;
+    let labelled = series.iter().filter(|s| !s.label.is_empty()).count();
+    let room = if options.tight_y {
+        0.0
+    } else {
+        0.08 * (labelled + 1) as f64
+    };
     if options.log_y {
+        // Padding in proportion to the data's span in decades (at most a factor 1.25), so
+        // curves that vary by a few percent (loss curves) fill the chart.
         let (lo, hi) = if lo == hi {
             (lo / 2.0, hi * 2.0)
         } else {
-            (lo / 1.25, hi * 1.25)
+            let pad = (hi / lo).powf(0.05).min(1.25);
+            (lo / pad, hi * pad)
         };
         let hi = hi * (hi / lo).powf(room);
-        chart(root, &lines, series, options, x_max, (lo..hi).log_scale())
+        chart(
+            root,
+            &lines,
+            series,
+            looks,
+            options,
+            x_max,
+            (lo..hi).log_scale(),
+        )
     } else {
-        let lo = if lo >= 0.0 { 0.0 } else { lo };
+        let lo = if lo >= 0.0 && !options.tight_y {
+            0.0
+        } else {
+            lo
+        };
         let span = if hi > lo {
             hi - lo
         } else {
@@ -252,6 +360,7 @@ fn draw<DB: DrawingBackend>(
             root,
             &lines,
             series,
+            looks,
             options,
             x_max,
             bottom..hi + (0.05 + room) * span,
@@ -263,6 +372,7 @@ fn chart<DB, Y>(
     root: &DrawingArea<DB, Shift>,
     lines: &[Vec<(f64, f64)>],
     series: &[Series],
+    looks: &[Look],
     options: &PlotOptions,
     x_max: f64,
     y: Y,
@@ -298,15 +408,36 @@ where
         .draw()
         .map_err(err)?;
     for (i, (points, s)) in lines.iter().zip(series).enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                color.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(s.label.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
+        let look = looks.get(i).copied().unwrap_or_default();
+        let color = PALETTE[look.color.unwrap_or(i) % PALETTE.len()];
+        let pts = points.iter().copied();
+        let drawn = match look.line {
+            Line::Solid => chart.draw_series(LineSeries::new(pts, color.stroke_width(2))),
+            Line::Dashed => {
+                chart.draw_series(DashedLineSeries::new(pts, 8, 5, color.stroke_width(2)))
+            }
+            Line::Points => chart.draw_series(pts.map(|p| Circle::new(p, 1, color.filled()))),
+        }
+        .map_err(err)?;
+        if s.label.is_empty() {
+            continue;
+        }
+        let drawn = drawn.label(s.label.as_str());
+        match look.line {
+            Line::Points => {
+                drawn.legend(move |(x, y)| Circle::new((x + 12, y), 3, color.filled()));
+            }
+            Line::Dashed => {
+                drawn.legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 9, y)], color.stroke_width(3))
+                });
+            }
+            Line::Solid => {
+                drawn.legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
+                });
+            }
+        }
     }
     chart
         .configure_series_labels()

@@ -494,8 +494,20 @@ fn curves(size: &str) -> PathBuf {
 #[test]
 fn curve_bench_json_reports_the_protocol_metrics_and_the_baseline() {
     let dir = curves("400");
-    let (ok, out, err) = cadence(&["curve", "bench", dir.to_str().unwrap(), "--json"]);
+    let plot = scratch("bench-400.svg");
+    let (ok, out, err) = cadence(&[
+        "curve",
+        "bench",
+        dir.to_str().unwrap(),
+        "--json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
+    // Every curve in the plot: the data as points, labelled by role.
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("<circle"), "observed data drawn as points");
+    assert!(svg.contains("cosine_24000 (fitted on)") && svg.contains("wsdcon_3 (predicted)"));
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     for key in ["r2", "mae", "rmse", "prede", "worste"] {
         assert!(
@@ -558,6 +570,7 @@ fn curve_fit_predict_and_optimize_round_trip_through_files() {
         "loss should fall under a cosine: {rows:?}"
     );
     let schedule = scratch("optimised.json");
+    let schedule_plot = scratch("optimised.svg");
     let (ok, out, err) = cadence(&[
         "curve",
         "optimize",
@@ -571,9 +584,13 @@ fn curve_fit_predict_and_optimize_round_trip_through_files() {
         "300",
         "-o",
         schedule.to_str().unwrap(),
+        "--plot",
+        schedule_plot.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("predicted final loss"), "{out}");
+    let svg = std::fs::read_to_string(&schedule_plot).unwrap();
+    assert!(svg.contains("optimised (predicted final loss") && svg.contains("warmup + cosine ("));
     // The written schedule is a cadence spec: peak after warmup, never above it.
     let (ok, out, err) = cadence(&[
         "values",

@@ -52,6 +52,16 @@
 //! (fitted `zeta < 0`), and an offset of the progress area, `A (Sp + s0)^(-alpha)` (fitted
 //! `s0 < 0`). The grid itself was set after exploring these settings on all three sizes;
 //! the per-size choice among its eight points is what never sees the held-out size.
+//!
+//! Further attempts at the 25M gap, none of which closes it (25M R^2 / WorstE with
+//! `C = 2, beta = gamma = 0.6`): a prior weight of 0.01 or 1 instead of 0.1 (0.99865 /
+//! 0.00376, 0.99866 / 0.00383), residuals on the loss instead of the log-loss with
+//! `delta = 1e-2` (0.99860 / 0.00380), `delta = 1e-2` on log-loss (0.99842 / 0.00386), and
+//! averaging the predictions of all eight grid fits instead of choosing one (0.99865 /
+//! 0.00369; no subset of four does better than 0.99875 / 0.00457). On every 25M fit the
+//! limiting curve is `cosine_72000` (R^2 0.992-0.998 against 0.9994+ for the others): the
+//! law predicts its loss too low by about 0.009 in the middle of the run (step 37k) and by
+//! 0.003 at its end.
 //! The whole table (30 fits, 24 of them for the selection) takes about 50 CPU-seconds in
 //! release (measured user time), so about 25 s wall on two idle cores.
 //!

@@ -81,6 +81,7 @@ pub fn experiments() -> Vec<Box<dyn Experiment>> {
         Box::new(experiments::half_life::HalfLife),
         Box::new(experiments::gradient_flow::GradientFlow),
         Box::new(experiments::restarts::Restarts),
+        Box::new(experiments::loss_prediction::LossPrediction),
     ]
 }
 

@@ -7,6 +7,7 @@
 
 pub mod gradient_flow;
 pub mod half_life;
+pub mod loss_prediction;
 pub mod noise;
 pub mod restarts;
 
