@@ -19,6 +19,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod digits;
 pub mod experiments;
 pub mod fold;
 pub mod landscape;
@@ -26,7 +27,6 @@ pub mod nqm;
 pub mod plot;
 pub mod report;
 pub mod runner;
-pub mod schedules;
 pub mod stats;
 
 pub use report::{ExperimentReport, Outcome, Size, Verdict, write_reports};
@@ -81,6 +81,7 @@ pub fn experiments() -> Vec<Box<dyn Experiment>> {
         Box::new(experiments::half_life::HalfLife),
         Box::new(experiments::gradient_flow::GradientFlow),
         Box::new(experiments::restarts::Restarts),
+        Box::new(experiments::decay_speed::DecaySpeed),
     ]
 }
 
