@@ -418,7 +418,9 @@ impl Callback for TestProbe<'_> {
     }
 }
 
-/// Trains `job` on `data` on a private one-thread pool and returns its records.
+/// Trains `job` on `data` on a thread of its own with a private one-thread rayon pool
+/// ([`single_threaded`]) and returns its records; call it from as many threads as there
+/// are cores (as [`crate::runner::run_parallel`] does).
 ///
 /// # Errors
 /// An invalid job (subset larger than the pool, batch size 0, an optimizer
@@ -441,7 +443,14 @@ pub fn train(job: &DigitsJob, data: &Digits) -> Result<DigitsRun> {
         }
         None => &data.train,
     };
-    single_threaded(|| train_on(job, train, data))?
+    // On a thread of its own: `single_threaded` called from a rayon worker (the runner's)
+    // would let that worker start other runs while it waits, nesting them all.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| single_threaded(|| train_on(job, train, data)))
+            .join()
+    })
+    .map_err(|_| anyhow::anyhow!("the training thread panicked"))??
 }
 
 fn train_on(job: &DigitsJob, train: &Dataset, data: &Digits) -> Result<DigitsRun> {
