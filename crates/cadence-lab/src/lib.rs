@@ -10,6 +10,8 @@
 //! - [`runner`]: parallel, resumable runs; [`stats`]: the tests; [`report`], [`plot`]:
 //!   the writers.
 //! - [`fold`]: the AB protein model under any schedule (`cadence lab fold`).
+//! - [`digits`]: the digits models trained by `cadence_candle` under any schedule,
+//!   optimizer, seed and training subset, one run per core.
 //!
 //! ```no_run
 //! use cadence_lab::{Size, run_all};
