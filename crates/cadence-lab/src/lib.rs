@@ -10,6 +10,8 @@
 //! - [`runner`]: parallel, resumable runs; [`stats`]: the tests; [`report`], [`plot`]:
 //!   the writers.
 //! - [`fold`]: the AB protein model under any schedule (`cadence lab fold`).
+//! - [`digits`]: the digits models trained by `cadence_candle` under any schedule,
+//!   optimizer, seed and training subset, one run per core.
 //!
 //! ```no_run
 //! use cadence_lab::{Size, run_all};
@@ -19,6 +21,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod digits;
 pub mod experiments;
 pub mod fold;
 pub mod landscape;
@@ -26,7 +29,6 @@ pub mod nqm;
 pub mod plot;
 pub mod report;
 pub mod runner;
-pub mod schedules;
 pub mod stats;
 
 pub use report::{ExperimentReport, Outcome, Size, Verdict, write_reports};
@@ -82,6 +84,7 @@ pub fn experiments() -> Vec<Box<dyn Experiment>> {
         Box::new(experiments::gradient_flow::GradientFlow),
         Box::new(experiments::restarts::Restarts),
         Box::new(experiments::loss_prediction::LossPrediction),
+        Box::new(experiments::decay_speed::DecaySpeed),
     ]
 }
 

@@ -179,8 +179,9 @@ fn load<R: DeserializeOwned>(path: &Path, job_json: &serde_json::Value) -> Optio
     ))
 }
 
-/// Runs `run` on every job in parallel (one job per thread at a time), reusing results
-/// saved by an earlier call with the same experiment name and job.
+/// Runs `run` on every job in parallel (one job per thread at a time, one thread per
+/// core whatever `RAYON_NUM_THREADS` says), reusing results saved by an earlier call with
+/// the same experiment name and job.
 ///
 /// A job must serialise everything its result depends on (seed, sizes, parameters).
 ///
@@ -224,33 +225,41 @@ where
     bar.set_message(experiment.to_string());
     let executed = AtomicUsize::new(0);
     let reused = AtomicUsize::new(0);
-    let results = jobs
-        .par_iter()
-        .map(|job| -> Result<(R, f64)> {
-            let job_json = serde_json::to_value(job)?;
-            let key = format!("{RUNS_VERSION}/{experiment}/{job_json}");
-            let path = dir.join(format!("{:016x}.json", fnv1a(key.as_bytes())));
-            if let Some(found) = load::<R>(&path, &job_json) {
-                reused.fetch_add(1, Ordering::Relaxed);
+    // A pool of its own, one thread per core: the global pool follows
+    // RAYON_NUM_THREADS, which applications set to 1 for candle's matrix products.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores)
+        .build()
+        .context("starting the runner's threads")?;
+    let results = pool.install(|| {
+        jobs.par_iter()
+            .map(|job| -> Result<(R, f64)> {
+                let job_json = serde_json::to_value(job)?;
+                let key = format!("{RUNS_VERSION}/{experiment}/{job_json}");
+                let path = dir.join(format!("{:016x}.json", fnv1a(key.as_bytes())));
+                if let Some(found) = load::<R>(&path, &job_json) {
+                    reused.fetch_add(1, Ordering::Relaxed);
+                    bar.inc(1);
+                    return Ok(found);
+                }
+                let start = std::time::Instant::now();
+                let r = run(job)?;
+                let seconds = start.elapsed().as_secs_f64();
+                let stored = Stored {
+                    version: RUNS_VERSION,
+                    experiment,
+                    job,
+                    seconds,
+                    result: &r,
+                };
+                write_atomic(&path, serde_json::to_string(&stored)?.as_bytes())?;
+                executed.fetch_add(1, Ordering::Relaxed);
                 bar.inc(1);
-                return Ok(found);
-            }
-            let start = std::time::Instant::now();
-            let r = run(job)?;
-            let seconds = start.elapsed().as_secs_f64();
-            let stored = Stored {
-                version: RUNS_VERSION,
-                experiment,
-                job,
-                seconds,
-                result: &r,
-            };
-            write_atomic(&path, serde_json::to_string(&stored)?.as_bytes())?;
-            executed.fetch_add(1, Ordering::Relaxed);
-            bar.inc(1);
-            Ok((r, seconds))
-        })
-        .collect::<Result<Vec<(R, f64)>>>()?;
+                Ok((r, seconds))
+            })
+            .collect::<Result<Vec<(R, f64)>>>()
+    })?;
     bar.finish_and_clear();
     let run_seconds = results.iter().map(|(_, s)| s).sum();
     Ok(Runs {

@@ -5,6 +5,7 @@
 //! assert_eq!(cadence_lab::experiments::noise::Noise.name(), "noise");
 //! ```
 
+pub mod decay_speed;
 pub mod gradient_flow;
 pub mod half_life;
 pub mod loss_prediction;
