@@ -81,6 +81,8 @@ pub fn experiments() -> Vec<Box<dyn Experiment>> {
         Box::new(experiments::half_life::HalfLife),
         Box::new(experiments::gradient_flow::GradientFlow),
         Box::new(experiments::restarts::Restarts),
+        Box::new(experiments::warmup::Warmup),
+        Box::new(experiments::adam_cosine::AdamCosine),
     ]
 }
 

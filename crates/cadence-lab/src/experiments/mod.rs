@@ -5,10 +5,13 @@
 //! assert_eq!(cadence_lab::experiments::noise::Noise.name(), "noise");
 //! ```
 
+pub mod adam_cosine;
+mod deep_digits;
 pub mod gradient_flow;
 pub mod half_life;
 pub mod noise;
 pub mod restarts;
+pub mod warmup;
 
 use crate::report::{Outcome, Size};
 
