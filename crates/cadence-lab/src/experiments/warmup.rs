@@ -189,7 +189,7 @@ impl Experiment for Warmup {
                 4 * steps_per_epoch,
             ),
         ];
-        let seeds = seeds(size, 3, 10);
+        let seeds = seeds(size, 3, 12);
         let mut jobs = Vec::new();
         for (label, w) in &warmups {
             for &seed in &seeds {
@@ -243,7 +243,7 @@ impl Experiment for Warmup {
             .with_caption("Mean L2 distance of all weights from their initial values after the first k updates. Warmup keeps the first steps small; without it Adam's first updates move every weight by about the peak rate at once.");
         let mut fig_acc = Figure::new("Test accuracy during training", "step", "test accuracy")
             .with_caption("Mean test accuracy after each epoch over the runs the harness did not stop (only a non-finite loss stops a run).");
-        for (i, (label, w)) in warmups.iter().enumerate() {
+        for (i, (label, _)) in warmups.iter().enumerate() {
             let g = group(label);
             let d = diverged(&g);
             let acc: Vec<f64> = g.iter().map(|r| r.test_accuracy).collect();
@@ -312,7 +312,6 @@ impl Experiment for Warmup {
                     .series
                     .push(Series::line(label.clone(), pts).with_color(i));
             }
-            let _ = w;
         }
         let p_fisher = holm(&fisher.iter().map(|(_, t)| t.p_value).collect::<Vec<_>>());
         let p_welch = holm(&welch.iter().map(|(_, t)| t.p_value).collect::<Vec<_>>());
