@@ -83,8 +83,10 @@ pub fn experiments() -> Vec<Box<dyn Experiment>> {
         Box::new(experiments::half_life::HalfLife),
         Box::new(experiments::gradient_flow::GradientFlow),
         Box::new(experiments::restarts::Restarts),
-        Box::new(experiments::loss_prediction::LossPrediction),
         Box::new(experiments::decay_speed::DecaySpeed),
+        Box::new(experiments::warmup::Warmup),
+        Box::new(experiments::adam_cosine::AdamCosine),
+        Box::new(experiments::loss_prediction::LossPrediction),
     ]
 }
 

@@ -6,11 +6,14 @@
 //! ```
 
 pub mod decay_speed;
+pub mod adam_cosine;
+mod deep_digits;
 pub mod gradient_flow;
 pub mod half_life;
 pub mod loss_prediction;
 pub mod noise;
 pub mod restarts;
+pub mod warmup;
 
 use crate::report::{Outcome, Size};
 
