@@ -84,6 +84,7 @@
 
 mod adagrad;
 mod adam;
+pub mod curvature;
 pub mod data;
 mod error;
 pub mod golden;
@@ -93,6 +94,7 @@ pub mod init;
 #[cfg(feature = "candle-optimisers")]
 pub mod interop;
 mod kernel;
+pub mod lr_finder;
 pub mod model;
 mod optimizer;
 mod rmsprop;
