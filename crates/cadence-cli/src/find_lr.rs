@@ -206,7 +206,24 @@ pub fn run(args: FindLrArgs, out: &mut impl Write) -> Result<()> {
 }
 
 fn plot(path: &Path, curve: &LrCurve) -> Result<()> {
-    let zip = |ys: &[f64]| curve.lrs.iter().copied().zip(ys.iter().copied()).collect();
+    // Past the start the raw loss explodes; clip at 1.5x the starting level so the
+    // falling part stays readable.
+    let cap = 1.5
+        * curve
+            .smoothed
+            .first()
+            .copied()
+            .unwrap_or(f64::INFINITY)
+            .abs();
+    let zip = |ys: &[f64]| {
+        curve
+            .lrs
+            .iter()
+            .copied()
+            .zip(ys.iter().copied())
+            .filter(|&(_, y)| y <= cap)
+            .collect()
+    };
     let series = [
         XySeries {
             label: "loss".into(),
@@ -241,7 +258,7 @@ fn plot(path: &Path, curve: &LrCurve) -> Result<()> {
         &PlotOptions {
             title: "learning-rate range test".into(),
             x_label: "learning rate".into(),
-            y_label: "training loss".into(),
+            y_label: "training loss (clipped at 1.5x the start)".into(),
             ..Default::default()
         },
     )
