@@ -723,6 +723,10 @@ mod tests {
             let (report, _) = quadratic_report(&spectrum, dtype);
             let l = spectrum.iter().copied().fold(0.0, f64::max);
             let err = (report.lambda_max - l).abs() / l;
+            eprintln!(
+                "{spectrum:?} {dtype:?}: lambda_max {} (relative error {err:.2e}), {} products",
+                report.lambda_max, report.products
+            );
             assert!(err < 1e-2, "{spectrum:?} {dtype:?}: {report:?}");
             assert!(report.top.converged);
             assert!((report.stability_bound * l - 2.0).abs() < 2e-2);
@@ -739,6 +743,7 @@ mod tests {
         let predicted = (kappa - 1.0) / (kappa + 1.0);
         let step = report.optimal_step.expect("2/(L+mu)");
         let rate = measured_rate(&a, step);
+        eprintln!("mu {mu}, step {step}, rate {rate} vs predicted {predicted}");
         assert!(
             (rate - predicted).abs() < 0.01 * predicted,
             "rate {rate} vs predicted {predicted}"
