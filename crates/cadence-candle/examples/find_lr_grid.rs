@@ -138,7 +138,7 @@ fn mean(v: &[f64]) -> f64 {
 
 fn main() {
     // One thread per run: candle's gemm runs inline (see `train::single_threaded`).
-    // SAFETY-free: set before any thread exists.
+    // SAFETY: the first statement of main, before any other thread is started.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let get = |name: &str| {
