@@ -17,6 +17,13 @@ use clap::{Args, ValueEnum};
 
 use crate::train::{ModelKind, OptimizerKind};
 
+/// The default sweep of `cadence find-lr`, also what `cadence train --lr auto` runs.
+pub const MIN_LR: f64 = 1e-5;
+/// See [`MIN_LR`].
+pub const MAX_LR: f64 = 10.0;
+/// See [`MIN_LR`].
+pub const STEPS: usize = 100;
+
 /// How the sweep moves (command-line names).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Mode {
@@ -76,13 +83,13 @@ pub struct FindLrArgs {
     #[arg(long, default_value_t = 0.5)]
     weight_decay: f64,
     /// The smallest learning rate.
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = MIN_LR)]
     min: f64,
     /// The largest learning rate.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = MAX_LR)]
     max: f64,
     /// Sweep points (one mini-batch each).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = STEPS)]
     steps: usize,
     /// Exponential or linear sweep.
     #[arg(long, value_enum, default_value_t = Mode::Exp)]

@@ -80,7 +80,8 @@ fn parse_lr(text: &str) -> Result<PeakLr, String> {
     after_help = "The data is the real 8x8 handwritten digits set (1797 images, UCI), embedded;
 a fixed seeded stratified 80/20 split, standardised on the training part. Without
 --schedule the learning rate warms up linearly over 2 epochs to --lr, then follows a cosine
-to 0 (the spec is printed). Logs (steps.csv/jsonl, evals.csv/jsonl), the final weights and
+to 0 (the spec is printed); --lr auto takes the peak from a range test (`cadence find-lr`'s
+defaults) on the freshly initialised model. Logs (steps.csv/jsonl, evals.csv/jsonl), the final weights and
 a checkpoint every epoch go to --out; --resume continues a stopped run bit-identically.
 
 Examples:
@@ -143,7 +144,8 @@ pub fn run(args: TrainArgs, out: &mut impl Write) -> Result<()> {
             let peak = match args.lr {
                 PeakLr::Value(v) => v,
                 PeakLr::Auto => {
-                    let test = RangeTest::new(1e-5, 10.0, 100)?
+                    use crate::find_lr::{MAX_LR, MIN_LR, STEPS};
+                    let test = RangeTest::new(MIN_LR, MAX_LR, STEPS)?
                         .with_loader(Loader::new(args.batch_size)?)
                         .with_seed(args.seed);
                     let curve = crate::find_lr::range_test(
