@@ -481,6 +481,12 @@ impl RangeTest {
     /// The loss of each point is the mini-batch loss *before* that point's update, at the
     /// weights the previous learning rates produced.
     ///
+    /// The sweep sets learning rates through
+    /// [`ScheduledOptimizer::set_group_learning_rate`]; for this crate's
+    /// [`crate::ScheduledOptimizer`] that replaces the base learning-rate schedule of the
+    /// clone, while parameter groups with a learning-rate schedule of their own keep it
+    /// (give the range test an optimizer without per-group schedules).
+    ///
     /// # Errors
     /// [`TrainError::InvalidParameter`] if `data` holds no batch; candle errors from
     /// training (the weights are restored in every case where restoring is possible).
