@@ -59,6 +59,9 @@
 //! - [`train`]: the training loop with per-step learning rates from any
 //!   [`cadence::Schedule`], CSV/JSONL logs, progress bars, early stopping, divergence
 //!   detection, and checkpoints that resume bit-identically.
+//! - [`lr_finder`]: the learning-rate range test (suggestions, warnings, exact restore).
+//! - [`curvature`]: the largest Hessian eigenvalue, `2 / lambda_max`, `2 / (L + mu)`,
+//!   and a callback that tracks sharpness against `2 / lr`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -84,6 +87,7 @@
 
 mod adagrad;
 mod adam;
+pub mod curvature;
 pub mod data;
 mod error;
 pub mod golden;
@@ -93,6 +97,7 @@ pub mod init;
 #[cfg(feature = "candle-optimisers")]
 pub mod interop;
 mod kernel;
+pub mod lr_finder;
 pub mod model;
 mod optimizer;
 mod rmsprop;

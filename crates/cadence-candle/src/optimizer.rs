@@ -269,6 +269,11 @@ impl InplaceOp1 for Switch<'_> {
 /// assert!((opt.learning_rate() - 0.0099).abs() < 1e-12);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Cloning copies the configuration and the state (moments, step count) and shares the
+/// variables: the clone continues exactly where the original stands (the learning-rate
+/// range test trains a clone).
+#[derive(Clone)]
 pub struct ScheduledOptimizer {
     algorithm: Algorithm,
     groups: Vec<ParamGroup>,

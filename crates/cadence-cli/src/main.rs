@@ -14,6 +14,7 @@ use cadence_cli::terminal;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod curve;
+mod find_lr;
 mod train;
 
 const SPEC_HELP: &str = "\
@@ -106,6 +107,10 @@ enum Command {
     Curve(curve::CurveCommand),
     /// Train a model on the embedded digits data with a scheduled optimizer.
     Train(train::TrainArgs),
+    /// Find the peak learning rate with a range test (loss against a sweeping lr).
+    FindLr(find_lr::FindLrArgs),
+    /// The largest Hessian eigenvalue of the training loss and the step sizes it implies.
+    Curvature(find_lr::CurvatureArgs),
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +315,8 @@ fn run(command: Command, out: &mut impl Write) -> Result<()> {
         Command::Lab(args) => lab(args, out),
         Command::Curve(command) => curve::run(command, out),
         Command::Train(args) => train::run(args, out),
+        Command::FindLr(args) => find_lr::run(args, out),
+        Command::Curvature(args) => find_lr::curvature(args, out),
         Command::Compat(CompatCommand::Optim { case }) => {
             let case = read_json(&case)?;
             let trajectory = cadence_candle::golden::run_case(&case)?;

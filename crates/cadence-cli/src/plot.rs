@@ -537,3 +537,189 @@ pub fn decimate(values: &[f64], buckets: usize) -> Vec<(f64, f64)> {
     }
     points
 }
+
+/// One curve of an x-y plot: `(x, y)` points.
+///
+/// # Examples
+///
+/// ```
+/// let c = cadence_cli::plot::XySeries { label: "loss".into(), points: vec![(1e-3, 2.0), (1e-2, 1.0)] };
+/// assert_eq!(c.points.len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct XySeries {
+    /// The legend entry.
+    pub label: String,
+    /// The points, in any order of x.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A vertical line at `x` with a legend entry (e.g. a suggested learning rate).
+///
+/// # Examples
+///
+/// ```
+/// let m = cadence_cli::plot::Marker { label: "valley 3e-3".into(), x: 3e-3 };
+/// assert!(m.x > 0.0);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    /// The legend entry.
+    pub label: String,
+    /// The x position.
+    pub x: f64,
+}
+
+/// Writes a plot of `series` against a logarithmic x axis with vertical `markers` to
+/// `path` (PNG or SVG by extension): the loss-versus-learning-rate plot of `cadence
+/// find-lr`. Points with a non-positive x or a non-finite y are left out; the y axis is
+/// linear (or logarithmic with `options.log_y`).
+///
+/// # Errors
+/// An unknown extension, no plottable point, or a file that cannot be written.
+///
+/// # Examples
+///
+/// ```
+/// use cadence_cli::plot::{Marker, PlotOptions, XySeries, render_log_x};
+///
+/// let path = std::env::temp_dir().join("cadence-doc-log-x.svg");
+/// let series = [XySeries { label: "loss".into(), points: vec![(1e-4, 2.3), (1e-2, 0.4), (1.0, 5.0)] }];
+/// let markers = [Marker { label: "minimum/10".into(), x: 1e-3 }];
+/// render_log_x(&path, &series, &markers, &PlotOptions { x_label: "learning rate".into(), ..Default::default() })?;
+/// assert!(std::fs::read_to_string(&path)?.contains("minimum/10"));
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn render_log_x(
+    path: &Path,
+    series: &[XySeries],
+    markers: &[Marker],
+    options: &PlotOptions,
+) -> Result<()> {
+    let size = (options.width, options.height);
+    match Format::from_path(path)? {
+        Format::Png => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            draw_log_x(&root, series, markers, options)?;
+            root.present()
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Format::Svg => {
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                draw_log_x(&root, series, markers, options)?;
+                root.present().map_err(|e| anyhow!("{e}"))?;
+            }
+            std::fs::write(path, svg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn draw_log_x<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[XySeries],
+    markers: &[Marker],
+    options: &PlotOptions,
+) -> Result<()> {
+    register_font();
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
+    let lines: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .copied()
+                .filter(|&(x, y)| x > 0.0 && y.is_finite() && (!options.log_y || y > 0.0))
+                .collect()
+        })
+        .collect();
+    let fold = |f: fn(&(f64, f64)) -> f64| {
+        lines
+            .iter()
+            .flatten()
+            .map(f)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(v), h.max(v))
+            })
+    };
+    let (x_lo, x_hi) = fold(|p| p.0);
+    let (y_lo, y_hi) = fold(|p| p.1);
+    if !x_lo.is_finite() || !y_lo.is_finite() {
+        bail!("nothing to plot: no point with x > 0 and a finite y");
+    }
+    let (x_lo, x_hi) = if x_lo < x_hi {
+        (x_lo, x_hi)
+    } else {
+        (x_lo / 2.0, x_hi * 2.0)
+    };
+    let room = 0.08 * (series.len() + markers.len() + 1) as f64;
+    let span = (y_hi - y_lo).max(1e-12);
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            &options.title,
+            (FONT, 24).into_font().style(FontStyle::Bold),
+        )
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (x_lo..x_hi).log_scale(),
+            (y_lo - 0.05 * span)..(y_hi + (0.05 + room) * span),
+        )
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&options.x_label)
+        .y_desc(&options.y_label)
+        .axis_desc_style((FONT, 17))
+        .label_style((FONT, 14))
+        .x_labels(8)
+        .y_labels(8)
+        .x_label_formatter(&|x| format_number(*x))
+        .y_label_formatter(&|y| format_number(*y))
+        .light_line_style(RGBColor(246, 246, 246))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .draw()
+        .map_err(err)?;
+    for (i, (points, s)) in lines.iter().zip(series).enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
+    }
+    for (i, m) in markers.iter().enumerate() {
+        if !(m.x > 0.0 && m.x.is_finite()) {
+            continue;
+        }
+        let color = PALETTE[(series.len() + i) % PALETTE.len()];
+        let (lo, hi) = (y_lo - 0.05 * span, y_hi + 0.05 * span);
+        chart
+            .draw_series(LineSeries::new(
+                [(m.x, lo), (m.x, hi)],
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(m.label.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 15))
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(120, 120, 120))
+        .margin(12)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}

@@ -4,8 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use cadence::ScheduleSpec;
-use cadence_candle::data::{Scaling, digits_split};
+use cadence::{Schedule, ScheduleSpec};
+use cadence_candle::data::{Loader, Scaling, digits_split};
+use cadence_candle::lr_finder::RangeTest;
 use cadence_candle::model::{CnnConfig, MlpConfig, Model, ModelSpec};
 use cadence_candle::train::{Every, Progress, TrainConfig, Trainer, single_threaded};
 use cadence_candle::{AdamConfig, Algorithm, MomentumKind, ScheduledOptimizer, SgdConfig};
@@ -27,7 +28,51 @@ pub enum OptimizerKind {
     /// AdamW (PyTorch's rule, decoupled weight decay).
     Adamw,
     /// SGD with Nesterov momentum 0.9.
+    #[value(alias = "sgd-momentum")]
     Sgd,
+}
+
+impl ModelKind {
+    /// The model's configuration.
+    pub fn spec(self) -> ModelSpec {
+        match self {
+            ModelKind::Mlp => ModelSpec::Mlp(MlpConfig::default()),
+            ModelKind::Cnn => ModelSpec::Cnn(CnnConfig::default()),
+        }
+    }
+}
+
+impl OptimizerKind {
+    /// The optimizer with learning-rate schedule `lr` and weight decay `weight_decay`.
+    pub fn algorithm(self, lr: impl Schedule + 'static, weight_decay: f64) -> Algorithm {
+        match self {
+            OptimizerKind::Adamw => AdamConfig::adamw(lr).weight_decay(weight_decay).into(),
+            OptimizerKind::Sgd => SgdConfig::new(lr)
+                .momentum(0.9)
+                .kind(MomentumKind::Nesterov)
+                .weight_decay(weight_decay)
+                .into(),
+        }
+    }
+}
+
+/// The peak learning rate: a number, or `auto` (a range test picks it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PeakLr {
+    /// Find it with `cadence find-lr`'s range test before training.
+    Auto,
+    /// This value.
+    Value(f64),
+}
+
+fn parse_lr(text: &str) -> Result<PeakLr, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(PeakLr::Auto);
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(PeakLr::Value(v)),
+        _ => Err(format!("`{text}` is neither `auto` nor a positive number")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -35,13 +80,15 @@ pub enum OptimizerKind {
     after_help = "The data is the real 8x8 handwritten digits set (1797 images, UCI), embedded;
 a fixed seeded stratified 80/20 split, standardised on the training part. Without
 --schedule the learning rate warms up linearly over 2 epochs to --lr, then follows a cosine
-to 0 (the spec is printed). Logs (steps.csv/jsonl, evals.csv/jsonl), the final weights and
+to 0 (the spec is printed); --lr auto takes the peak from a range test (`cadence find-lr`'s
+defaults) on the freshly initialised model. Logs (steps.csv/jsonl, evals.csv/jsonl), the final weights and
 a checkpoint every epoch go to --out; --resume continues a stopped run bit-identically.
 
 Examples:
   cadence train
   cadence train --model cnn --epochs 40 --out runs/cnn
   cadence train --optimizer sgd --lr 0.1 --schedule 'one_cycle(0.1, 1380)' --epochs 60
+  cadence train --lr auto
   cadence train --out runs/a --resume"
 )]
 pub struct TrainArgs {
@@ -51,9 +98,11 @@ pub struct TrainArgs {
     /// The optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adamw)]
     optimizer: OptimizerKind,
-    /// The peak learning rate of the default schedule.
-    #[arg(long, default_value_t = 3e-3)]
-    lr: f64,
+    /// The peak learning rate of the default schedule, or `auto`: a learning-rate range
+    /// test (as `cadence find-lr` with its defaults) on the freshly initialised model
+    /// picks it.
+    #[arg(long, default_value = "3e-3", value_parser = parse_lr)]
+    lr: PeakLr,
     /// The learning-rate schedule over optimizer steps (text spec); overrides --lr.
     #[arg(long, value_name = "SPEC")]
     schedule: Option<String>,
@@ -88,33 +137,49 @@ pub fn run(args: TrainArgs, out: &mut impl Write) -> Result<()> {
     let (train, test) = digits_split(Scaling::Standardize)?;
     let steps_per_epoch = (train.len() as u64).div_ceil(args.batch_size as u64);
     let total = args.epochs * steps_per_epoch;
+    let model_spec = args.model.spec();
     let schedule: ScheduleSpec = match &args.schedule {
         Some(text) => input::from_text(text).context("--schedule")?.spec,
         None => {
+            let peak = match args.lr {
+                PeakLr::Value(v) => v,
+                PeakLr::Auto => {
+                    use crate::find_lr::{MAX_LR, MIN_LR, STEPS};
+                    let test = RangeTest::new(MIN_LR, MAX_LR, STEPS)?
+                        .with_loader(Loader::new(args.batch_size)?)
+                        .with_seed(args.seed);
+                    let curve = crate::find_lr::range_test(
+                        &test,
+                        &model_spec,
+                        args.optimizer,
+                        args.weight_decay,
+                        args.seed,
+                        &train,
+                    )?;
+                    for w in &curve.warnings {
+                        writeln!(out, "warning: {w}")?;
+                    }
+                    let Some(s) = curve.recommendation else {
+                        bail!(
+                            "--lr auto: the range test gives no learning rate to trust; \
+                             run `cadence find-lr --plot lr.svg` and pass --lr"
+                        );
+                    };
+                    writeln!(out, "lr auto: {} from the range test ({})", s.lr, s.method)?;
+                    s.lr
+                }
+            };
             let warmup = (2 * steps_per_epoch).min(total / 2);
             let text = format!(
                 "warmup(linear, {warmup}, 0) >> cosine(init={}, end=0, decay_steps={})",
-                args.lr,
+                peak,
                 (total - warmup).max(1)
             );
             input::from_text(&text)?.spec
         }
     };
     writeln!(out, "schedule: {}", cadence::text::to_text(&schedule))?;
-    let model_spec = match args.model {
-        ModelKind::Mlp => ModelSpec::Mlp(MlpConfig::default()),
-        ModelKind::Cnn => ModelSpec::Cnn(CnnConfig::default()),
-    };
-    let algorithm: Algorithm = match args.optimizer {
-        OptimizerKind::Adamw => AdamConfig::adamw(schedule)
-            .weight_decay(args.weight_decay)
-            .into(),
-        OptimizerKind::Sgd => SgdConfig::new(schedule)
-            .momentum(0.9)
-            .kind(MomentumKind::Nesterov)
-            .weight_decay(args.weight_decay)
-            .into(),
-    };
+    let algorithm = args.optimizer.algorithm(schedule, args.weight_decay);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let checkpoint = args.out.join("checkpoint.safetensors");

@@ -681,3 +681,128 @@ fn train_reaches_the_digits_accuracy_and_resumes() {
     let (ok, _, err) = cadence(&["train", "--schedule", "cosin(1, 0, 10)", "--out", dir]);
     assert!(!ok && err.contains("did you mean `cosine`"), "{err}");
 }
+
+#[test]
+fn find_lr_recommends_a_rate_and_plots_the_suggestions() {
+    let plot = scratch("find-lr.svg");
+    let (ok, out, err) = cadence(&[
+        "find-lr",
+        "--steps",
+        "80",
+        "--json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let lr = json["recommended"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{out}"));
+    // AdamW on the digits MLP: the grid-best constant rate is 1e-2 (docs/find-lr.md).
+    assert!(lr > 3e-3 && lr < 3e-2, "{lr}");
+    assert_eq!(json["curve"]["recommendation"]["method"], "minimum_tenth");
+    assert_eq!(json["curve"]["suggestions"].as_array().unwrap().len(), 4);
+    let points = json["curve"]["losses"].as_array().unwrap().len();
+    assert!(points < 80, "the sweep should stop at divergence: {points}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    for label in ["valley", "steepest", "minimum/10", "slide", "(recommended)"] {
+        assert!(svg.contains(label), "{label} missing from the plot");
+    }
+}
+
+#[test]
+fn find_lr_warns_instead_of_guessing_on_a_diverging_sweep() {
+    let (ok, out, err) = cadence(&[
+        "find-lr",
+        "--optimizer",
+        "sgd-momentum",
+        "--min",
+        "30",
+        "--max",
+        "1000",
+        "--steps",
+        "40",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("warning:"), "{out}");
+    assert!(out.contains("recommended: none"), "{out}");
+    let (ok, _, err) = cadence(&["find-lr", "--min", "1", "--max", "0.1"]);
+    assert!(!ok && err.contains("max_lr"), "{err}");
+}
+
+#[test]
+fn curvature_reports_lambda_max_for_a_trained_checkpoint() {
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cadence-cli-curvature");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let dir = out_dir.to_str().unwrap();
+    let (ok, _, err) = cadence(&["train", "--quiet", "--epochs", "2", "--out", dir]);
+    assert!(ok, "{err}");
+    let mut lambdas = Vec::new();
+    for extra in [
+        &[][..],
+        &["--checkpoint", &format!("{dir}/model.safetensors")][..],
+    ] {
+        let mut args = vec!["curvature", "--batch", "256", "--json"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = cadence(&args);
+        assert!(ok, "{err}");
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let l = json["report"]["lambda_max"].as_f64().unwrap();
+        let bound = json["report"]["stability_bound"].as_f64().unwrap();
+        assert!(l.is_finite() && l > 0.0, "{out}");
+        assert!((bound * l - 2.0).abs() < 1e-9);
+        assert_eq!(json["report"]["top"]["converged"], true);
+        assert_eq!(json["samples"], 256);
+        lambdas.push(l);
+    }
+    // Trained weights sit elsewhere on the landscape than the initial ones.
+    assert!(
+        (lambdas[0] - lambdas[1]).abs() > 1e-3 * lambdas[0],
+        "{lambdas:?}"
+    );
+    // The training checkpoint loads too; a CNN checkpoint does not fit the MLP.
+    let (ok, out, err) = cadence(&[
+        "curvature",
+        "--checkpoint",
+        &format!("{dir}/checkpoint.safetensors"),
+        "--batch",
+        "128",
+    ]);
+    assert!(ok && out.contains("2 / lambda_max"), "{err}");
+    let (ok, _, err) = cadence(&[
+        "curvature",
+        "--model",
+        "cnn",
+        "--checkpoint",
+        &format!("{dir}/model.safetensors"),
+    ]);
+    assert!(!ok && err.contains("has no tensor"), "{err}");
+}
+
+#[test]
+fn train_lr_auto_runs_the_range_test_then_trains() {
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cadence-cli-train-auto");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let dir = out_dir.to_str().unwrap();
+    let (ok, out, err) = cadence(&[
+        "train", "--quiet", "--lr", "auto", "--epochs", "8", "--out", dir,
+    ]);
+    assert!(ok, "{err}");
+    let lr: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("lr auto: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no lr in {out}"));
+    assert!(lr > 3e-3 && lr < 3e-2, "{lr}");
+    assert!(out.contains(&format!("cosine(init={lr}")), "{out}");
+    let accuracy: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("test accuracy "))
+        .and_then(|l| l.split('%').next())
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {out}"));
+    assert!(accuracy > 95.0, "{out}");
+    let (ok, _, err) = cadence(&["train", "--lr", "fast", "--out", dir]);
+    assert!(!ok && err.contains("neither `auto`"), "{err}");
+}
