@@ -115,7 +115,7 @@ enum Command {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Experiments: noise, half-life, gradient-flow, restarts, decay-speed (or `all`).
+    after_help = "Experiments: noise, half-life, gradient-flow, restarts, decay-speed, warmup, adam-cosine, loss-prediction (or `all`).
 Each writes its section of OUT/index.html (plots inline), OUT/report.md and
 OUT/results.json (every number). Finished runs are kept under OUT/runs/ and reused on a
 rerun with the same settings, so an interrupted lab resumes where it stopped.

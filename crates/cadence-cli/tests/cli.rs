@@ -379,6 +379,19 @@ fn help_has_examples_and_list_names_every_schedule() {
     assert!(err.contains("is not a step count"), "{err}");
 }
 
+#[test]
+fn lab_help_names_every_registered_experiment() {
+    let (ok, out, err) = cadence(&["lab", "--help"]);
+    assert!(ok, "{err}");
+    for e in cadence_lab::experiments() {
+        assert!(
+            out.contains(e.name()),
+            "`cadence lab --help` omits {}: {out}",
+            e.name()
+        );
+    }
+}
+
 /// Every registered family and combinator, as a random valid spec printed in the text
 /// language, through every subcommand.
 #[test]

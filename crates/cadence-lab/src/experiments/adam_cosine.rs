@@ -70,7 +70,7 @@ impl Experiment for AdamCosine {
         let train_size: usize = size.pick(160, 720);
         let epochs: u64 = size.pick(2, 15);
         let total = total_steps(epochs, BATCH, train_size);
-        let seeds = seeds(size, 3, 5);
+        let seeds = seeds(size, 5, 5);
         let scheds = schedules(total);
         let mut jobs = Vec::new();
         for (label, spec) in &scheds {

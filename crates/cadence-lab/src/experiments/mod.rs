@@ -5,8 +5,8 @@
 //! assert_eq!(cadence_lab::experiments::noise::Noise.name(), "noise");
 //! ```
 
-pub mod decay_speed;
 pub mod adam_cosine;
+pub mod decay_speed;
 mod deep_digits;
 pub mod gradient_flow;
 pub mod half_life;

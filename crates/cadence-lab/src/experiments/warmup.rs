@@ -189,7 +189,7 @@ impl Experiment for Warmup {
                 4 * steps_per_epoch,
             ),
         ];
-        let seeds = seeds(size, 3, 12);
+        let seeds = seeds(size, 5, 12);
         let mut jobs = Vec::new();
         for (label, w) in &warmups {
             for &seed in &seeds {
