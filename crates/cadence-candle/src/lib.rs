@@ -10,6 +10,9 @@
 //!   [`AdagradConfig`] or [`ScheduleFreeConfig`].
 //! - [`ParamGroup`]: variables with their own lr schedule, LR multiplier, weight decay and
 //!   [`GroupMode`] (frozen groups take no update and keep no state).
+//! - [`groups_from_plan`] / [`groups_from_varmap`]: the groups of a core
+//!   [`cadence::GroupPlan`] (multipliers, layer-wise decay, own schedules, gradual
+//!   unfreezing) over named variables or a [`candle_nn::VarMap`].
 //! - [`golden::run_case`]: runs an optimizer on a quadratic test problem in the
 //!   `golden-optim` format (used by `cadence compat optim`).
 //!
