@@ -42,16 +42,20 @@
 //! rayon's pool (`RAYON_NUM_THREADS`). Reductions (trust-ratio norms) sum per chunk in a
 //! fixed order, so results do not depend on the thread count.
 //!
-//! Measured with `benches/step.rs` on a loaded 2-core machine (f32; GB/s counts the
-//! minimum bytes moved, 28 per element for AdamW):
+//! The inner loops take every flag of the update as a const parameter, so each loop body is
+//! branch-free and vectorises (f32 and f64).
+//!
+//! Measured with `benches/step.rs` (1- and 2-thread rayon pools in one run) on the shared
+//! 2-core machine at load average ~20 (no core free, so absolute figures are depressed;
+//! the ratios hold). f32; GB/s counts the minimum bytes moved, 28 per element for AdamW:
 //!
 //! | step, 100M parameters | 1 thread | 2 threads |
 //! |---|---|---|
-//! | cadence AdamW | 231 ms (12.1 GB/s) | 178 ms (15.7 GB/s) |
-//! | candle-nn AdamW | 5.15 s (0.54 GB/s) | 5.33 s (0.53 GB/s) |
-//! | cadence SGD-momentum | 228 ms (8.8 GB/s) | 244 ms (8.2 GB/s) |
+//! | cadence AdamW | 416 ms (6.7 GB/s) | 420 ms (6.7 GB/s) |
+//! | candle-nn AdamW | 14.4 s (0.19 GB/s) | 11.1 s (0.25 GB/s) |
+//! | cadence SGD-momentum | 311 ms (6.4 GB/s) | 337 ms (5.9 GB/s) |
 //!
-//! The crate README has the 10M figures.
+//! The crate README has the 10M figures and the earlier, less loaded run.
 //!
 //! ## Training
 //!
