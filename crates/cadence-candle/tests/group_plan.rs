@@ -80,8 +80,8 @@ fn frozen_groups_take_no_update_and_keep_no_state_until_they_join() {
         step(&mut opt);
     }
     // Steps 0..3: the embed and body groups are frozen.
-    for i in 0..3 {
-        assert_eq!(values(&vars[i].1), start[i], "{} moved", vars[i].0);
+    for ((name, var), start) in vars.iter().zip(&start).take(3) {
+        assert_eq!(&values(var), start, "{name} moved");
     }
     assert!(state_keys(&opt, 0).is_empty() && state_keys(&opt, 1).is_empty());
     assert_ne!(values(&vars[3].1), start[3]);

@@ -6,7 +6,7 @@ use cadence_candle::interop::candle_optimisers::adam::{Adam, ParamsAdam};
 use cadence_candle::interop::candle_optimisers::esgd::{ParamsSGD, SGD};
 use cadence_candle::interop::candle_optimisers::{Decay, Momentum};
 use cadence_candle::interop::{Scheduled, candle_nn010, candle010};
-use cadence_candle::{AdamConfig, ScheduledOptimizer, SgdConfig};
+use cadence_candle::{AdamConfig, ParamGroup, ScheduledOptimizer, SgdConfig};
 use candle_nn010::Optimizer as _;
 
 const START: [f64; 4] = [1.0, -2.0, 0.5, 3.0];
@@ -36,7 +36,8 @@ fn loss(x: &candle_core::Var) -> candle_core::Tensor {
 /// cadence's own optimizer on the same problem, recording x after every step.
 fn reference(config: cadence_candle::Algorithm) -> Vec<Vec<f64>> {
     let x = candle_core::Var::new(&START, &candle_core::Device::Cpu).unwrap();
-    let mut opt = ScheduledOptimizer::new(vec![x.clone()], config).unwrap();
+    let mut opt =
+        ScheduledOptimizer::with_groups(vec![ParamGroup::new(vec![x.clone()])], config).unwrap();
     (0..STEPS)
         .map(|_| {
             opt.apply(&loss(&x).backward().unwrap()).unwrap();
@@ -62,10 +63,9 @@ fn adamw_lr_and_weight_decay_follow_schedules() {
     let wd = Cosine::new(0.1, 0.0, 20).unwrap();
     let x = candle010::Var::new(&START, &candle010::Device::Cpu).unwrap();
     let adam = Adam::new(vec![x.clone()], ParamsAdam::default()).unwrap();
-    let (lr2, wd2) = (lr.clone(), wd.clone());
     let mut opt = Scheduled::new(adam, move |c: &mut ParamsAdam, t| {
-        c.lr = lr2.value(t);
-        c.weight_decay = Some(Decay::DecoupledWeightDecay(wd2.value(t)));
+        c.lr = lr.value(t);
+        c.weight_decay = Some(Decay::DecoupledWeightDecay(wd.value(t)));
     });
     let theirs: Vec<Vec<f64>> = (0..STEPS)
         .map(|_| {
@@ -96,21 +96,21 @@ fn sgd_momentum_follows_lr_and_momentum_schedules_and_resumes() {
     };
     let x = candle010::Var::new(&START, &candle010::Device::Cpu).unwrap();
     let sgd = SGD::new(vec![x.clone()], ParamsSGD::default()).unwrap();
-    let mut opt = Scheduled::new(sgd, set(lr.clone(), mu.clone()));
+    let mut opt = Scheduled::new(sgd, set(lr, mu));
     let theirs: Vec<Vec<f64>> = (0..STEPS)
         .map(|_| {
             opt.step(&loss010(&x).backward().unwrap()).unwrap();
             x.as_tensor().to_vec1().unwrap()
         })
         .collect();
-    let ours = reference(SgdConfig::new(lr.clone()).momentum(mu.clone()).into());
+    let ours = reference(SgdConfig::new(lr).momentum(mu).into());
     close(&theirs, &ours, 1e-12);
 
     // `starting_at` resumes the schedules' clock: 10 steps, then a fresh wrapper
     // at step 10 over the same optimizer continues the same trajectory.
     let y = candle010::Var::new(&START, &candle010::Device::Cpu).unwrap();
     let sgd = SGD::new(vec![y.clone()], ParamsSGD::default()).unwrap();
-    let mut first = Scheduled::new(sgd, set(lr.clone(), mu.clone()));
+    let mut first = Scheduled::new(sgd, set(lr, mu));
     for _ in 0..10 {
         first.step(&loss010(&y).backward().unwrap()).unwrap();
     }
