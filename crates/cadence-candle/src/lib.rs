@@ -46,16 +46,17 @@
 //! branch-free and vectorises (f32 and f64).
 //!
 //! Measured with `benches/step.rs` (1- and 2-thread rayon pools in one run) on the shared
-//! 2-core machine at load average ~20 (no core free, so absolute figures are depressed;
-//! the ratios hold). f32; GB/s counts the minimum bytes moved, 28 per element for AdamW:
+//! 2-core machine at load average ~6-10 (no core free, so absolute figures are depressed
+//! and the second thread gains little). f32; GB/s counts the minimum bytes moved, 28 per
+//! element for AdamW, 20 for SGD-momentum:
 //!
 //! | step, 100M parameters | 1 thread | 2 threads |
 //! |---|---|---|
-//! | cadence AdamW | 416 ms (6.7 GB/s) | 420 ms (6.7 GB/s) |
-//! | candle-nn AdamW | 14.4 s (0.19 GB/s) | 11.1 s (0.25 GB/s) |
-//! | cadence SGD-momentum | 311 ms (6.4 GB/s) | 337 ms (5.9 GB/s) |
+//! | cadence AdamW | 278 ms (10.1 GB/s) | 214 ms (13.1 GB/s) |
+//! | cadence SGD-momentum | 156 ms (12.8 GB/s) | 168 ms (11.9 GB/s) |
 //!
-//! The crate README has the 10M figures and the earlier, less loaded run.
+//! candle-nn's AdamW on the same tensors ran 26-41x slower (0.2-0.3 GB/s). The crate
+//! README has the 10M figures and the runs side by side.
 //!
 //! ## Training
 //!
