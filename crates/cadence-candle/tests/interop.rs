@@ -4,7 +4,7 @@
 use cadence::{Cosine, Linear, Schedule};
 use cadence_candle::interop::candle_optimisers::adam::{Adam, ParamsAdam};
 use cadence_candle::interop::candle_optimisers::esgd::{ParamsSGD, SGD};
-use cadence_candle::interop::candle_optimisers::{Decay, Momentum};
+use cadence_candle::interop::candle_optimisers::{Decay, Momentum, OptimParams as _};
 use cadence_candle::interop::{Scheduled, candle_nn010, candle010};
 use cadence_candle::{AdamConfig, ParamGroup, ScheduledOptimizer, SgdConfig};
 use candle_nn010::Optimizer as _;
