@@ -1,8 +1,12 @@
-//! Optimizer step time and memory throughput on 10M and 100M f32 parameters.
+//! Optimizer step time and memory throughput on 10M and 100M f32 parameters, at 1 and 2
+//! threads.
 //!
 //! Compares cadence-candle's fused in-place SGD-momentum and AdamW with candle-nn's own
-//! AdamW on the same tensors. Run at a chosen thread count with
-//! `RAYON_NUM_THREADS=1 cargo bench -p cadence-candle --bench step` (and `=2`, ...).
+//! AdamW on the same tensors. Each optimizer runs inside a rayon pool of the given size
+//! (`step/threads=1`, `step/threads=2`), so one run shows both side by side:
+//! `cargo bench -p cadence-candle --bench step`. Filter with criterion's usual argument,
+//! e.g. `-- 10M`. candle-optimisers' AdamW is in the `step_candle_optimisers` bench
+//! (feature `candle-optimisers`).
 //!
 //! Throughput counts the bytes an update must move at minimum, per f32 element: SGD with
 //! momentum reads p, g, b and writes p, b (20 bytes); AdamW reads p, g, m, v and writes
@@ -15,6 +19,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::Optimizer;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
+
+/// The parameter counts benchmarked.
+const SIZES: [(&str, usize); 2] = [("10M", 10_000_000), ("100M", 100_000_000)];
 
 fn setup(n: usize) -> (Var, GradStore) {
     let dev = Device::Cpu;
@@ -31,47 +38,52 @@ fn setup(n: usize) -> (Var, GradStore) {
 }
 
 fn bench(c: &mut Criterion) {
-    let threads = rayon::current_num_threads();
-    let mut group = c.benchmark_group(format!("step/threads={threads}"));
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
-    for (label, n) in [("10M", 10_000_000usize), ("100M", 100_000_000)] {
-        {
-            let (p, grads) = setup(n);
-            let mut opt = ScheduledOptimizer::with_groups(
-                vec![ParamGroup::new(vec![p])],
-                SgdConfig::new(1e-3).momentum(0.9),
-            )
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
             .unwrap();
-            group.throughput(Throughput::BytesDecimal(20 * n as u64));
-            group.bench_function(BenchmarkId::new("cadence_sgd_momentum", label), |b| {
-                b.iter(|| opt.apply(&grads).unwrap())
-            });
+        let mut group = c.benchmark_group(format!("step/threads={threads}"));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        for (label, n) in SIZES {
+            {
+                let (p, grads) = setup(n);
+                let mut opt = ScheduledOptimizer::with_groups(
+                    vec![ParamGroup::new(vec![p])],
+                    SgdConfig::new(1e-3).momentum(0.9),
+                )
+                .unwrap();
+                group.throughput(Throughput::BytesDecimal(20 * n as u64));
+                group.bench_function(BenchmarkId::new("cadence_sgd_momentum", label), |b| {
+                    b.iter(|| pool.install(|| opt.apply(&grads).unwrap()))
+                });
+            }
+            group.throughput(Throughput::BytesDecimal(28 * n as u64));
+            {
+                let (p, grads) = setup(n);
+                let mut opt = ScheduledOptimizer::with_groups(
+                    vec![ParamGroup::new(vec![p])],
+                    AdamConfig::adamw(1e-3),
+                )
+                .unwrap();
+                group.bench_function(BenchmarkId::new("cadence_adamw", label), |b| {
+                    b.iter(|| pool.install(|| opt.apply(&grads).unwrap()))
+                });
+            }
+            {
+                let (p, grads) = setup(n);
+                let mut opt =
+                    candle_nn::AdamW::new(vec![p], candle_nn::ParamsAdamW::default()).unwrap();
+                group.bench_function(BenchmarkId::new("candle_nn_adamw", label), |b| {
+                    b.iter(|| pool.install(|| opt.step(&grads).unwrap()))
+                });
+            }
         }
-        group.throughput(Throughput::BytesDecimal(28 * n as u64));
-        {
-            let (p, grads) = setup(n);
-            let mut opt = ScheduledOptimizer::with_groups(
-                vec![ParamGroup::new(vec![p])],
-                AdamConfig::adamw(1e-3),
-            )
-            .unwrap();
-            group.bench_function(BenchmarkId::new("cadence_adamw", label), |b| {
-                b.iter(|| opt.apply(&grads).unwrap())
-            });
-        }
-        {
-            let (p, grads) = setup(n);
-            let mut opt =
-                candle_nn::AdamW::new(vec![p], candle_nn::ParamsAdamW::default()).unwrap();
-            group.bench_function(BenchmarkId::new("candle_nn_adamw", label), |b| {
-                b.iter(|| opt.step(&grads).unwrap())
-            });
-        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -298,32 +298,30 @@ impl Kernel for AdamStep {
         };
         match self.trust {
             None => {
-                let neg_step = T::of(-self.lr / bc1);
+                // Without decoupled decay the shrink factor is exactly 1 (`x * 1 == x` bit
+                // for bit), so one loop serves both; the other flags are const parameters
+                // of the loop, so its body is branch-free and vectorises.
+                let s = Scalars {
+                    shrink: shrink.unwrap_or(T::of(1.0)),
+                    wd,
+                    w1,
+                    b2,
+                    one_minus_b2,
+                    bc2_sqrt,
+                    eps,
+                    neg_step: T::of(-self.lr / bc1),
+                };
                 chunked(p, Some(g), &mut st.bufs, |p, g, b| {
                     let g = g.unwrap_or_default();
-                    match b {
-                        [m, v] => {
-                            for (((x, &gi), m), v) in
-                                p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                            {
-                                let xs = shrink.map_or(*x, |s| *x * s);
-                                let vv = moments(*x, gi, m, v, None);
-                                *x = xs + neg_step * (*m / (vv.sqrt() / bc2_sqrt + eps));
-                            }
-                        }
-                        [m, v, vmax] => {
-                            for ((((x, &gi), m), v), vm) in p
-                                .iter_mut()
-                                .zip(g)
-                                .zip(m.iter_mut())
-                                .zip(v.iter_mut())
-                                .zip(vmax.iter_mut())
-                            {
-                                let xs = shrink.map_or(*x, |s| *x * s);
-                                let vv = moments(*x, gi, m, v, Some(vm));
-                                *x = xs + neg_step * (*m / (vv.sqrt() / bc2_sqrt + eps));
-                            }
-                        }
+                    match (b, l2, w1_small) {
+                        ([m, v], false, true) => average::<T, false, true>(&s, p, g, m, v),
+                        ([m, v], false, false) => average::<T, false, false>(&s, p, g, m, v),
+                        ([m, v], true, true) => average::<T, true, true>(&s, p, g, m, v),
+                        ([m, v], true, false) => average::<T, true, false>(&s, p, g, m, v),
+                        ([m, v, vm], false, true) => ams::<T, false, true>(&s, p, g, m, v, vm),
+                        ([m, v, vm], false, false) => ams::<T, false, false>(&s, p, g, m, v, vm),
+                        ([m, v, vm], true, true) => ams::<T, true, true>(&s, p, g, m, v, vm),
+                        ([m, v, vm], true, false) => ams::<T, true, false>(&s, p, g, m, v, vm),
                         _ => {}
                     }
                     [0.0, 0.0]
@@ -378,5 +376,79 @@ impl Kernel for AdamStep {
                 });
             }
         }
+    }
+}
+
+/// One step's scalars, converted to the element type once.
+#[derive(Clone, Copy)]
+struct Scalars<T> {
+    /// `1 - lr * wd` for decoupled decay, else exactly 1.
+    shrink: T,
+    wd: T,
+    w1: T,
+    b2: T,
+    one_minus_b2: T,
+    bc2_sqrt: T,
+    eps: T,
+    neg_step: T,
+}
+
+/// The moment updates and the new parameter for one element; returns `(x, m, v)` and
+/// divides by `vhat` (`v` itself unless AMSGrad passes its running maximum through
+/// `vhat_of`).
+#[inline(always)]
+fn element<T: Float, const L2: bool, const SMALL: bool>(
+    s: &Scalars<T>,
+    x: T,
+    gi: T,
+    m: T,
+    v: T,
+    vhat_of: impl FnOnce(T) -> T,
+) -> (T, T, T) {
+    let gi = if L2 { gi + s.wd * x } else { gi };
+    let m = lerp(m, gi, s.w1, SMALL);
+    let v = v * s.b2 + s.one_minus_b2 * gi * gi;
+    let vhat = vhat_of(v);
+    let x = x * s.shrink + s.neg_step * (m / (vhat.sqrt() / s.bc2_sqrt + s.eps));
+    (x, m, v)
+}
+
+/// Adam dividing by the moving average `v`.
+fn average<T: Float, const L2: bool, const SMALL: bool>(
+    s: &Scalars<T>,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for (((x, &gi), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        (*x, *m, *v) = element::<T, L2, SMALL>(s, *x, gi, *m, *v, |v| v);
+    }
+}
+
+/// AMSGrad: dividing by the running maximum of `v`.
+fn ams<T: Float, const L2: bool, const SMALL: bool>(
+    s: &Scalars<T>,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: &mut [T],
+) {
+    let n = p.len();
+    let (g, m, v, vmax) = (&g[..n], &mut m[..n], &mut v[..n], &mut vmax[..n]);
+    for ((((x, &gi), m), v), vm) in p
+        .iter_mut()
+        .zip(g)
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+        .zip(vmax.iter_mut())
+    {
+        (*x, *m, *v) = element::<T, L2, SMALL>(s, *x, gi, *m, *v, |v| {
+            *vm = vm.max(v);
+            *vm
+        });
     }
 }

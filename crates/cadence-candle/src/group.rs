@@ -22,6 +22,31 @@ pub enum GroupMode {
     Trainable,
     /// The group takes no update and keeps no optimizer state.
     Frozen,
+    /// Frozen before this optimizer step (no update, no state), trainable from it on:
+    /// gradual unfreezing (the join step of a [`cadence::Group`]).
+    FrozenUntil(u64),
+}
+
+impl GroupMode {
+    /// Whether the group is frozen at optimizer step `step`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cadence_candle::GroupMode;
+    ///
+    /// assert!(GroupMode::Frozen.is_frozen_at(10));
+    /// assert!(GroupMode::FrozenUntil(5).is_frozen_at(4));
+    /// assert!(!GroupMode::FrozenUntil(5).is_frozen_at(5));
+    /// assert!(!GroupMode::Trainable.is_frozen_at(0));
+    /// ```
+    pub fn is_frozen_at(self, step: u64) -> bool {
+        match self {
+            GroupMode::Trainable => false,
+            GroupMode::Frozen => true,
+            GroupMode::FrozenUntil(join) => step < join,
+        }
+    }
 }
 
 /// A list of variables with its own learning-rate schedule, LR multiplier, weight-decay

@@ -2,13 +2,29 @@
 //! from cadence schedules (feature `candle-optimisers`).
 //!
 //! candle-optimisers 0.10 depends on candle 0.10, so its optimizers take candle 0.10
-//! variables and gradients; this module re-exports that candle as [`candle010`] and the
-//! crate as [`candle_optimisers`]. [`Scheduled`] wraps any optimizer that implements
+//! variables and gradients; this module re-exports that candle as [`candle010`] (core)
+//! and [`candle_nn010`] (for its `Optimizer` trait), and the crate as
+//! [`candle_optimisers`]. [`Scheduled`] wraps any optimizer that implements
 //! `candle_optimisers::OptimParams` and, before every step, writes the values of your
 //! schedules at the wrapper's step count into the optimizer's config through
 //! `set_params`.
+//!
+//! ## Why a feature
+//!
+//! The two candles are separate crates to Cargo: enabling the feature compiles candle
+//! 0.10 beside the 0.11 the rest of this crate uses (a minute or more of build time), and
+//! tensors do not pass between them. The default build therefore does not depend on it.
+//! Enable it with
+//!
+//! ```toml
+//! cadence-candle = { version = "0.1", features = ["candle-optimisers"] }
+//! ```
+//!
+//! or `cargo test -p cadence-candle --features candle-optimisers`; the
+//! `step_candle_optimisers` benchmark compares its AdamW with cadence's.
 
 pub use candle_core_010 as candle010;
+pub use candle_nn_010 as candle_nn010;
 pub use candle_optimisers;
 
 use candle_optimisers::OptimParams;
@@ -24,9 +40,9 @@ use std::fmt;
 ///
 /// ```
 /// use cadence::{Linear, Schedule};
-/// use cadence_candle::interop::{Scheduled, candle010, candle_optimisers};
+/// use cadence_candle::interop::{Scheduled, candle010, candle_nn010, candle_optimisers};
 /// use candle_optimisers::adam::{Adam, ParamsAdam};
-/// use candle_nn_010::Optimizer;
+/// use candle_nn010::Optimizer;
 ///
 /// let x = candle010::Var::new(&[1.0_f64, -1.0], &candle010::Device::Cpu)?;
 /// let adam = Adam::new(vec![x.clone()], ParamsAdam::default())?;

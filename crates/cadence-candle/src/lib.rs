@@ -10,6 +10,9 @@
 //!   [`AdagradConfig`] or [`ScheduleFreeConfig`].
 //! - [`ParamGroup`]: variables with their own lr schedule, LR multiplier, weight decay and
 //!   [`GroupMode`] (frozen groups take no update and keep no state).
+//! - [`groups_from_plan`] / [`groups_from_varmap`]: the groups of a core
+//!   [`cadence::GroupPlan`] (multipliers, layer-wise decay, own schedules, gradual
+//!   unfreezing) over named variables or a [`candle_nn::VarMap`].
 //! - [`golden::run_case`]: runs an optimizer on a quadratic test problem in the
 //!   `golden-optim` format (used by `cadence compat optim`).
 //!
@@ -39,16 +42,21 @@
 //! rayon's pool (`RAYON_NUM_THREADS`). Reductions (trust-ratio norms) sum per chunk in a
 //! fixed order, so results do not depend on the thread count.
 //!
-//! Measured with `benches/step.rs` on a loaded 2-core machine (f32; GB/s counts the
-//! minimum bytes moved, 28 per element for AdamW):
+//! The inner loops take every flag of the update as a const parameter, so each loop body is
+//! branch-free and vectorises (f32 and f64).
+//!
+//! Measured with `benches/step.rs` (1- and 2-thread rayon pools in one run) on the shared
+//! 2-core machine at load average ~6-10 (no core free, so absolute figures are depressed
+//! and the second thread gains little). f32; GB/s counts the minimum bytes moved, 28 per
+//! element for AdamW, 20 for SGD-momentum:
 //!
 //! | step, 100M parameters | 1 thread | 2 threads |
 //! |---|---|---|
-//! | cadence AdamW | 231 ms (12.1 GB/s) | 178 ms (15.7 GB/s) |
-//! | candle-nn AdamW | 5.15 s (0.54 GB/s) | 5.33 s (0.53 GB/s) |
-//! | cadence SGD-momentum | 228 ms (8.8 GB/s) | 244 ms (8.2 GB/s) |
+//! | cadence AdamW | 278 ms (10.1 GB/s) | 214 ms (13.1 GB/s) |
+//! | cadence SGD-momentum | 156 ms (12.8 GB/s) | 168 ms (11.9 GB/s) |
 //!
-//! The crate README has the 10M figures.
+//! candle-nn's AdamW on the same tensors ran 26-41x slower (0.2-0.3 GB/s). The crate
+//! README has the 10M figures and the runs side by side.
 //!
 //! ## Training
 //!
@@ -100,6 +108,7 @@ mod kernel;
 pub mod lr_finder;
 pub mod model;
 mod optimizer;
+mod plan;
 mod rmsprop;
 mod schedule_free;
 mod sgd;
@@ -111,6 +120,7 @@ pub use error::Error;
 pub use group::{GroupMode, ParamGroup};
 pub use hyper::{Hyper, TrustRatio, WeightDecay};
 pub use optimizer::{Algorithm, ScheduledOptimizer};
+pub use plan::{groups_from_plan, groups_from_varmap};
 pub use rmsprop::{Centering, RmsPropConfig};
 pub use schedule_free::{Mode, ScheduleFreeBase, ScheduleFreeConfig};
 pub use sgd::{MomentumKind, SgdConfig};

@@ -8,7 +8,7 @@ use crate::kernel::{Float, Kernel, State};
 use crate::rmsprop::RmsPropConfig;
 use crate::schedule_free::{Averaging, Interpolate, Mode, ScheduleFreeConfig};
 use crate::sgd::SgdConfig;
-use crate::{Error, GroupMode, ParamGroup};
+use crate::{Error, ParamGroup};
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, Device, InplaceOp1, InplaceOp2, Layout, Tensor, Var};
 use std::cell::RefCell;
@@ -539,7 +539,7 @@ impl ScheduledOptimizer {
         let step = self.step;
         for gi in 0..self.groups.len() {
             let group = &self.groups[gi];
-            if group.mode() == GroupMode::Frozen {
+            if group.mode().is_frozen_at(step) {
                 continue;
             }
             match &self.algorithm {

@@ -278,51 +278,95 @@ impl Kernel for SgdStep {
             st.bufs.push(vec![T::ZERO; p.len()]);
         }
         st.count += 1;
-        let wd = T::of(self.weight_decay);
         let decay = self.weight_decay != 0.0;
-        let direction = move |gi: T, x: T| if decay { gi + wd * x } else { gi };
+        let wd = T::of(self.weight_decay);
+        // The trust ratio scales the direction; without one the factor is exactly 1 (and
+        // `d * 1 == d` bit for bit), so one loop serves both.
         let ratio = match self.trust {
             Some(c) => {
                 let [pp, dd] = chunked(p, Some(g), &mut [], |p, g, _| {
                     let g = g.unwrap_or_default();
                     p.iter().zip(g).fold([0.0, 0.0], |[a, b], (&x, &gi)| {
-                        let d = direction(gi, x).to_f64();
+                        let d = if decay { gi + wd * x } else { gi }.to_f64();
                         [a + x.to_f64() * x.to_f64(), b + d * d]
                     })
                 });
-                Some(T::of(trust_ratio(c, pp, dd)))
+                T::of(trust_ratio(c, pp, dd))
             }
-            None => None,
+            None => T::of(1.0),
         };
-        let direction = move |gi: T, x: T| match ratio {
-            Some(r) => direction(gi, x) * r,
-            None => direction(gi, x),
+        let s = Scalars {
+            wd,
+            ratio,
+            neg_lr: T::of(-self.lr),
+            mu: T::of(self.momentum),
+            keep: T::of(1.0 - self.dampening),
         };
-        let neg_lr = T::of(-self.lr);
-        let mu = T::of(self.momentum);
-        let keep = T::of(1.0 - self.dampening);
-        let nesterov = self.nesterov;
         let bufs: &mut [Vec<T>] = if use_momentum { &mut st.bufs } else { &mut [] };
+        // Every flag is a const parameter of the loop, so each loop body is branch-free
+        // and vectorises.
+        let nesterov = self.nesterov;
         chunked(p, Some(g), bufs, |p, g, b| {
             let g = g.unwrap_or_default();
             match b {
-                [buf] => {
-                    for ((x, &gi), bi) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
-                        let d = direction(gi, *x);
-                        let nb = if first { d } else { *bi * mu + keep * d };
-                        *bi = nb;
-                        let s = if nesterov { d + mu * nb } else { nb };
-                        *x = *x + neg_lr * s;
-                    }
-                }
-                _ => {
-                    for (x, &gi) in p.iter_mut().zip(g) {
-                        let d = direction(gi, *x);
-                        *x = *x + neg_lr * d;
-                    }
-                }
+                [buf] => match (decay, first, nesterov) {
+                    (false, false, false) => momentum::<T, false, false, false>(&s, p, g, buf),
+                    (false, false, true) => momentum::<T, false, false, true>(&s, p, g, buf),
+                    (false, true, false) => momentum::<T, false, true, false>(&s, p, g, buf),
+                    (false, true, true) => momentum::<T, false, true, true>(&s, p, g, buf),
+                    (true, false, false) => momentum::<T, true, false, false>(&s, p, g, buf),
+                    (true, false, true) => momentum::<T, true, false, true>(&s, p, g, buf),
+                    (true, true, false) => momentum::<T, true, true, false>(&s, p, g, buf),
+                    (true, true, true) => momentum::<T, true, true, true>(&s, p, g, buf),
+                },
+                _ if decay => plain::<T, true>(&s, p, g),
+                _ => plain::<T, false>(&s, p, g),
             }
             [0.0, 0.0]
         });
+    }
+}
+
+/// One step's scalars, converted to the element type once.
+#[derive(Clone, Copy)]
+struct Scalars<T> {
+    wd: T,
+    ratio: T,
+    neg_lr: T,
+    mu: T,
+    keep: T,
+}
+
+/// The direction `(g + wd * x) * ratio` (no decay term unless `DECAY`).
+#[inline(always)]
+fn direction<T: Float, const DECAY: bool>(s: &Scalars<T>, gi: T, x: T) -> T {
+    let d = if DECAY { gi + s.wd * x } else { gi };
+    d * s.ratio
+}
+
+/// SGD without momentum: `p -= lr * d`.
+fn plain<T: Float, const DECAY: bool>(s: &Scalars<T>, p: &mut [T], g: &[T]) {
+    let g = &g[..p.len()];
+    for (x, &gi) in p.iter_mut().zip(g) {
+        let d = direction::<T, DECAY>(s, gi, *x);
+        *x = *x + s.neg_lr * d;
+    }
+}
+
+/// SGD with a momentum buffer; `FIRST` initialises the buffer with the direction.
+fn momentum<T: Float, const DECAY: bool, const FIRST: bool, const NESTEROV: bool>(
+    s: &Scalars<T>,
+    p: &mut [T],
+    g: &[T],
+    buf: &mut [T],
+) {
+    let n = p.len();
+    let (g, buf) = (&g[..n], &mut buf[..n]);
+    for ((x, &gi), bi) in p.iter_mut().zip(g).zip(buf.iter_mut()) {
+        let d = direction::<T, DECAY>(s, gi, *x);
+        let nb = if FIRST { d } else { *bi * s.mu + s.keep * d };
+        *bi = nb;
+        let step = if NESTEROV { d + s.mu * nb } else { nb };
+        *x = *x + s.neg_lr * step;
     }
 }

@@ -28,6 +28,7 @@
 //! ```
 
 mod checkpoint;
+mod divergence;
 mod error;
 mod log;
 mod optimizer;
@@ -44,6 +45,7 @@ use candle_core::{D, DType, Device, Tensor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use checkpoint::{Checkpoint, Position, RunState, save_weights};
+pub use divergence::DivergenceStop;
 pub use error::TrainError;
 pub use log::{EvalRecord, History, LogWriter, StepRecord};
 pub use optimizer::{OptimizerState, ScheduledOptimizer};

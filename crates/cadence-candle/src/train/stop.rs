@@ -150,6 +150,39 @@ pub trait Callback {
     }
 }
 
+/// A callback lent to the trainer: the caller keeps it and reads it after the run (e.g.
+/// [`EarlyStopping::best`] or a [`DivergenceStop`](crate::train::DivergenceStop)'s
+/// decision).
+///
+/// # Examples
+///
+/// ```
+/// use cadence_candle::train::{Callback, EarlyStopping, Monitor};
+///
+/// let mut es = EarlyStopping::new(Monitor::ValidationLoss, 3, 0.0)?;
+/// let lent: Box<dyn Callback + '_> = Box::new(&mut es);
+/// drop(lent); // `Trainer::with_callback(Box::new(&mut es))`, then read `es` after `run`
+/// assert!(es.best().is_none());
+/// # Ok::<(), cadence_candle::TrainError>(())
+/// ```
+impl<C: Callback + ?Sized> Callback for &mut C {
+    fn on_step(&mut self, record: &StepRecord, model: &dyn Model) -> Result<Control, TrainError> {
+        (**self).on_step(record, model)
+    }
+
+    fn on_eval(&mut self, record: &EvalRecord, model: &dyn Model) -> Result<Control, TrainError> {
+        (**self).on_eval(record, model)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        (**self).state()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), TrainError> {
+        (**self).restore(state)
+    }
+}
+
 /// The metric an [`EarlyStopping`] watches.
 ///
 /// # Examples
