@@ -79,9 +79,9 @@ pub struct FindLrArgs {
     /// The optimizer (as `cadence train`).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adamw)]
     optimizer: OptimizerKind,
-    /// Weight decay (as `cadence train`).
-    #[arg(long, default_value_t = 0.5)]
-    weight_decay: f64,
+    /// Weight decay (as `cadence train`) [default: 0.5 for adamw, 5e-4 for sgd].
+    #[arg(long)]
+    weight_decay: Option<f64>,
     /// The smallest learning rate.
     #[arg(long, default_value_t = MIN_LR)]
     min: f64,
@@ -139,6 +139,9 @@ pub fn range_test(
 
 /// Runs `cadence find-lr`.
 pub fn run(args: FindLrArgs, out: &mut impl Write) -> Result<()> {
+    let weight_decay = args
+        .weight_decay
+        .unwrap_or(args.optimizer.default_weight_decay());
     let test = RangeTest::new(args.min, args.max, args.steps)?
         .with_sweep(match args.mode {
             Mode::Exp => Sweep::Exponential,
@@ -154,7 +157,7 @@ pub fn run(args: FindLrArgs, out: &mut impl Write) -> Result<()> {
         &test,
         &args.model.spec(),
         args.optimizer,
-        args.weight_decay,
+        weight_decay,
         args.seed,
         &train,
     )?;
@@ -165,7 +168,7 @@ pub fn run(args: FindLrArgs, out: &mut impl Write) -> Result<()> {
         let json = serde_json::json!({
             "model": format!("{:?}", args.model).to_lowercase(),
             "optimizer": format!("{:?}", args.optimizer).to_lowercase(),
-            "weight_decay": args.weight_decay,
+            "weight_decay": weight_decay,
             "settings": test,
             "recommended": curve.recommended(),
             "warnings_text": curve.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),

@@ -43,6 +43,16 @@ impl ModelKind {
 }
 
 impl OptimizerKind {
+    /// The weight decay used when `--weight-decay` is not given: 0.5 for AdamW (decoupled
+    /// from the gradient, scaled by the learning rate) and 5e-4 for SGD (an L2 term added
+    /// to the gradient, where 0.5 would swamp the loss).
+    pub fn default_weight_decay(self) -> f64 {
+        match self {
+            OptimizerKind::Adamw => 0.5,
+            OptimizerKind::Sgd => 5e-4,
+        }
+    }
+
     /// The optimizer with learning-rate schedule `lr` and weight decay `weight_decay`.
     pub fn algorithm(self, lr: impl Schedule + 'static, weight_decay: f64) -> Algorithm {
         match self {
@@ -106,9 +116,9 @@ pub struct TrainArgs {
     /// The learning-rate schedule over optimizer steps (text spec); overrides --lr.
     #[arg(long, value_name = "SPEC")]
     schedule: Option<String>,
-    /// Weight decay.
-    #[arg(long, default_value_t = 0.5)]
-    weight_decay: f64,
+    /// Weight decay [default: 0.5 for adamw (decoupled), 5e-4 for sgd (L2)].
+    #[arg(long)]
+    weight_decay: Option<f64>,
     /// Epochs.
     #[arg(long, default_value_t = 60)]
     epochs: u64,
@@ -152,7 +162,7 @@ pub fn run(args: TrainArgs, out: &mut impl Write) -> Result<()> {
                         &test,
                         &model_spec,
                         args.optimizer,
-                        args.weight_decay,
+                        args.weight_decay.unwrap_or(args.optimizer.default_weight_decay()),
                         args.seed,
                         &train,
                     )?;
@@ -179,7 +189,7 @@ pub fn run(args: TrainArgs, out: &mut impl Write) -> Result<()> {
         }
     };
     writeln!(out, "schedule: {}", cadence::text::to_text(&schedule))?;
-    let algorithm = args.optimizer.algorithm(schedule, args.weight_decay);
+    let algorithm = args.optimizer.algorithm(schedule, args.weight_decay.unwrap_or(args.optimizer.default_weight_decay()));
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let checkpoint = args.out.join("checkpoint.safetensors");
