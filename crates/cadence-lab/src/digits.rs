@@ -1,12 +1,14 @@
 //! Training the digits models for experiments: one [`DigitsJob`] (model, optimizer,
 //! schedule, epochs, batch size, training subset, seed) in, one [`DigitsRun`] (per-epoch
-//! train, validation and test metrics and the learning-rate trace) out.
+//! train, validation and test metrics, the learning rate and mini-batch loss of every
+//! step, the final weights' metrics, their displacement from the initial weights) out.
 //!
 //! The data are the embedded 8x8 digits of [`cadence_candle::data::digits_split`]: its
 //! fixed 360-image test set, and its 1437 training images split once more (stratified,
 //! fixed seed [`VALIDATION_SPLIT_SEED`]) into 1149 for training and 288 for validation
-//! ([`Digits::load`]). A job may train on a class-balanced subset of the 1149, drawn
-//! from its seed, small enough to overfit.
+//! ([`Digits::load`]), or all 1437 for training and no validation set
+//! ([`Digits::load_unsplit`]). A job may train on a class-balanced subset of the
+//! training images, drawn from its seed, small enough to overfit.
 //!
 //! Training is `cadence_candle`'s own [`Trainer`] with a [`cadence_candle::ScheduledOptimizer`]
 //! that follows the job's schedule, inside [`single_threaded`], so that
@@ -30,10 +32,10 @@
 use anyhow::{Context, Result, bail};
 use cadence::ScheduleSpec;
 use cadence_candle::data::{Dataset, Scaling, Split, digits_split};
-use cadence_candle::model::{MlpConfig, Model, ModelSpec};
+use cadence_candle::model::{MlpConfig, Model, ModelSpec, Snapshot};
 use cadence_candle::train::{
-    Callback, Control, EvalRecord, Evaluation, Progress, StopReason, TrainConfig, TrainError,
-    TrainMetrics, Trainer, evaluate, single_threaded,
+    Callback, Control, EvalRecord, Evaluation, Progress, StepRecord, StopReason, TrainConfig,
+    TrainError, TrainMetrics, Trainer, evaluate, single_threaded,
 };
 use cadence_candle::{AdamConfig, Algorithm, MomentumKind, SgdConfig};
 use candle_core::Device;
@@ -48,7 +50,8 @@ pub const VALIDATION_SPLIT_SEED: u64 = 1;
 pub const VALIDATION_FRACTION: f64 = 0.2;
 
 /// The digits data of every job: training pool, validation and test sets, standardised
-/// with the statistics of the 1437 training images (pool and validation).
+/// with the statistics of the 1437 training images (pool and validation). An empty
+/// validation set ([`Digits::load_unsplit`]) is skipped: validation metrics are `NaN`.
 ///
 /// ```
 /// let d = cadence_lab::digits::Digits::load()?;
@@ -59,7 +62,7 @@ pub const VALIDATION_FRACTION: f64 = 0.2;
 pub struct Digits {
     /// The training pool (1149 images).
     pub train: Dataset,
-    /// The validation set (288 images): curves and early stopping.
+    /// The validation set (288 images, or none): curves and early stopping.
     pub valid: Dataset,
     /// The test set (360 images): the final figure, never used to choose anything.
     pub test: Dataset,
@@ -85,6 +88,23 @@ impl Digits {
         )?;
         Ok(Digits { train, valid, test })
     }
+
+    /// Loads the embedded digits without a validation set: all 1437 training images
+    /// train, the 360 test images test.
+    ///
+    /// # Errors
+    /// When the embedded data set is malformed.
+    ///
+    /// ```
+    /// let d = cadence_lab::digits::Digits::load_unsplit()?;
+    /// assert_eq!((d.train.len(), d.valid.len(), d.test.len()), (1437, 0, 360));
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn load_unsplit() -> Result<Self> {
+        let (train, test) = digits_split(Scaling::Standardize)?;
+        let valid = train.select(&[]);
+        Ok(Digits { train, valid, test })
+    }
 }
 
 /// The optimizer of a job; its learning rate follows the job's schedule.
@@ -104,6 +124,15 @@ pub enum Optimizer {
         momentum: f64,
         /// Nesterov momentum instead of heavy ball.
         nesterov: bool,
+        /// L2 weight decay added to the gradient.
+        weight_decay: f64,
+    },
+    /// Adam (weight decay as L2 added to the gradient), PyTorch's rule.
+    Adam {
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
         /// L2 weight decay added to the gradient.
         weight_decay: f64,
     },
@@ -129,6 +158,20 @@ impl Optimizer {
         Optimizer::SgdMomentum {
             momentum,
             nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// Adam with PyTorch's defaults: betas (0.9, 0.999), no weight decay.
+    ///
+    /// ```
+    /// # use cadence_lab::digits::Optimizer;
+    /// assert_eq!(Optimizer::adam(), Optimizer::Adam { beta1: 0.9, beta2: 0.999, weight_decay: 0.0 });
+    /// ```
+    pub fn adam() -> Self {
+        Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
             weight_decay: 0.0,
         }
     }
@@ -170,6 +213,14 @@ impl Optimizer {
                 } else {
                     MomentumKind::Classical
                 })
+                .weight_decay(weight_decay)
+                .into(),
+            Optimizer::Adam {
+                beta1,
+                beta2,
+                weight_decay,
+            } => AdamConfig::adam(lr)
+                .betas(beta1, beta2)
                 .weight_decay(weight_decay)
                 .into(),
             Optimizer::AdamW {
@@ -215,6 +266,9 @@ pub struct DigitsJob {
     pub train_metrics: TrainMetrics,
     /// The seed of the weights, the batch order and the subset.
     pub seed: u64,
+    /// After how many updates the L2 distance of all weights from their initial values
+    /// is recorded ([`DigitsRun::displacement`]).
+    pub displacement_at: Vec<u64>,
 }
 
 impl DigitsJob {
@@ -237,7 +291,21 @@ impl DigitsJob {
             train_subset: None,
             train_metrics: TrainMetrics::FullPass,
             seed,
+            displacement_at: Vec::new(),
         }
+    }
+
+    /// Another schedule.
+    ///
+    /// ```
+    /// let job = cadence_lab::digits::DigitsJob::mlp(cadence::Constant::new(0.1)?.into(), 1, 0)
+    ///     .with_schedule(cadence::Constant::new(0.2)?.into());
+    /// assert_eq!(job.schedule, cadence::Constant::new(0.2)?.into());
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_schedule(mut self, schedule: ScheduleSpec) -> Self {
+        self.schedule = schedule;
+        self
     }
 
     /// Another model.
@@ -305,6 +373,20 @@ impl DigitsJob {
         self
     }
 
+    /// Records the displacement of the weights from their initial values after each of
+    /// these numbers of updates (those the run reaches).
+    ///
+    /// ```
+    /// let job = cadence_lab::digits::DigitsJob::mlp(cadence::Constant::new(0.1)?.into(), 1, 0)
+    ///     .with_displacement_at(&[5, 50]);
+    /// assert_eq!(job.displacement_at, [5, 50]);
+    /// # Ok::<(), cadence::Error>(())
+    /// ```
+    pub fn with_displacement_at(mut self, updates: &[u64]) -> Self {
+        self.displacement_at = updates.to_vec();
+        self
+    }
+
     /// Optimizer steps per epoch on `data` (`ceil(training images / batch size)`).
     ///
     /// ```
@@ -317,6 +399,19 @@ impl DigitsJob {
     pub fn steps_per_epoch(&self, data: &Digits) -> u64 {
         let n = self.train_subset.unwrap_or(data.train.len());
         (n as u64).div_ceil(self.batch_size.max(1) as u64)
+    }
+
+    /// Optimizer steps of the whole run on `data` (epochs times steps per epoch).
+    ///
+    /// ```
+    /// use cadence_lab::digits::{Digits, DigitsJob};
+    /// let d = Digits::load()?;
+    /// let job = DigitsJob::mlp(cadence::Constant::new(0.1)?.into(), 3, 0).with_train_subset(200);
+    /// assert_eq!(job.total_steps(&d), 21);
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn total_steps(&self, data: &Digits) -> u64 {
+        self.epochs * self.steps_per_epoch(data)
     }
 }
 
@@ -362,15 +457,39 @@ impl EpochMetrics {
     }
 }
 
+/// The metrics of the weights a run ended with: after its last epoch, or for a run that
+/// diverged, before the update that diverged. The training metrics are a full pass.
+///
+/// ```
+/// use cadence_lab::digits::EndMetrics;
+/// let e = EndMetrics { train_loss: 0.1, train_accuracy: 1.0, test_loss: 0.3, test_accuracy: 0.9 };
+/// assert!(e.test_loss > e.train_loss);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EndMetrics {
+    /// Training loss (full pass over the job's training images).
+    pub train_loss: f64,
+    /// Training accuracy (full pass).
+    pub train_accuracy: f64,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+}
+
 /// What a [`DigitsJob`] measured.
 ///
 /// ```
-/// use cadence_lab::digits::{DigitsRun, EpochMetrics};
+/// use cadence_lab::digits::{DigitsRun, EndMetrics, EpochMetrics};
 /// let e = |epoch, val_loss| EpochMetrics { epoch, step: epoch, train_loss: 0.1, train_accuracy: 1.0,
 ///     val_loss, val_accuracy: 0.9, test_loss: val_loss, test_accuracy: 0.9 };
-/// let run = DigitsRun { epochs: vec![e(1, 0.5), e(2, 0.3), e(3, 0.4)], lr: vec![0.1; 3], diverged: false };
+/// let end = EndMetrics { train_loss: 0.1, train_accuracy: 1.0, test_loss: 0.4, test_accuracy: 0.9 };
+/// let run = DigitsRun { epochs: vec![e(1, 0.5), e(2, 0.3), e(3, 0.4)], lr: vec![0.1; 3],
+///     loss: vec![2.3, 1.0, 0.5], diverged: false, end, displacement: vec![] };
 /// assert_eq!(run.best_val_epoch().epoch, 2);
 /// assert_eq!(run.final_epoch().epoch, 3);
+/// assert_eq!(run.blowup_at(10.0), None);
+/// assert_eq!(run.max_loss(), 2.3);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigitsRun {
@@ -378,8 +497,16 @@ pub struct DigitsRun {
     pub epochs: Vec<EpochMetrics>,
     /// The learning rate of every optimizer step.
     pub lr: Vec<f64>,
-    /// Whether training stopped on a non-finite loss (the records end there).
+    /// The mini-batch loss of every optimizer step (the step that diverged excluded).
+    pub loss: Vec<f64>,
+    /// Whether training stopped on a non-finite loss, at step `loss.len()` (the records
+    /// end there).
     pub diverged: bool,
+    /// The metrics of the weights the run ended with.
+    pub end: EndMetrics,
+    /// `(updates, ||w - w0||)`: the L2 distance of all weights from their initial values
+    /// after each of [`DigitsJob::displacement_at`] that the run reached.
+    pub displacement: Vec<(u64, f64)>,
 }
 
 impl DigitsRun {
@@ -402,6 +529,56 @@ impl DigitsRun {
             .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
             .expect("at least one completed epoch")
     }
+
+    /// The step at which training diverged (a non-finite loss), if it did.
+    ///
+    /// ```
+    /// # use cadence_lab::digits::{DigitsRun, EndMetrics};
+    /// let end = EndMetrics { train_loss: 2.0, train_accuracy: 0.2, test_loss: 2.0, test_accuracy: 0.2 };
+    /// let run = DigitsRun { epochs: vec![], lr: vec![0.1; 2], loss: vec![2.3, 40.0],
+    ///     diverged: true, end, displacement: vec![] };
+    /// assert_eq!(run.diverged_at(), Some(2));
+    /// ```
+    pub fn diverged_at(&self) -> Option<u64> {
+        self.diverged.then_some(self.loss.len() as u64)
+    }
+
+    /// The first step whose mini-batch loss was above `factor` times the first step's
+    /// loss, or not finite (a blow-up); `None` if there was none.
+    ///
+    /// ```
+    /// # use cadence_lab::digits::{DigitsRun, EndMetrics};
+    /// let end = EndMetrics { train_loss: 2.0, train_accuracy: 0.2, test_loss: 2.0, test_accuracy: 0.2 };
+    /// let run = DigitsRun { epochs: vec![], lr: vec![0.1; 4], loss: vec![2.3, 1.0, 30.0, 0.9],
+    ///     diverged: false, end, displacement: vec![] };
+    /// assert_eq!(run.blowup_at(10.0), Some(2));
+    /// assert_eq!(run.blowup_at(20.0), None);
+    /// ```
+    pub fn blowup_at(&self, factor: f64) -> Option<u64> {
+        let first = self.loss.first().copied().unwrap_or(f64::NAN);
+        self.loss
+            .iter()
+            .position(|&l| !l.is_finite() || l > factor * first)
+            .map(|t| t as u64)
+            .or(self.diverged_at())
+    }
+
+    /// The largest mini-batch loss of the run; infinite if it diverged.
+    ///
+    /// ```
+    /// # use cadence_lab::digits::{DigitsRun, EndMetrics};
+    /// let end = EndMetrics { train_loss: 2.0, train_accuracy: 0.2, test_loss: 2.0, test_accuracy: 0.2 };
+    /// let run = DigitsRun { epochs: vec![], lr: vec![0.1; 2], loss: vec![2.3, 3.0],
+    ///     diverged: true, end, displacement: vec![] };
+    /// assert_eq!(run.max_loss(), f64::INFINITY);
+    /// ```
+    pub fn max_loss(&self) -> f64 {
+        if self.diverged {
+            f64::INFINITY
+        } else {
+            self.loss.iter().copied().fold(f64::NAN, f64::max)
+        }
+    }
 }
 
 /// Evaluates the model on the test set after every evaluation, into a shared list.
@@ -418,12 +595,30 @@ impl Callback for TestProbe<'_> {
     }
 }
 
+/// Records `||w - w0||` after chosen numbers of updates, into a shared list.
+struct Displacement {
+    init: Snapshot,
+    at: Vec<u64>,
+    out: Rc<RefCell<Vec<(u64, f64)>>>,
+}
+
+impl Callback for Displacement {
+    fn on_step(&mut self, record: &StepRecord, model: &dyn Model) -> Result<Control, TrainError> {
+        let updates = record.step + 1;
+        if self.at.contains(&updates) {
+            let d = self.init.distance(&Snapshot::take(model)?)?;
+            self.out.borrow_mut().push((updates, d));
+        }
+        Ok(Control::Continue)
+    }
+}
+
 /// Trains `job` on `data` on a thread of its own with a private one-thread rayon pool
 /// ([`single_threaded`]) and returns its records; call it from as many threads as there
 /// are cores (as [`crate::runner::run_parallel`] does).
 ///
 /// # Errors
-/// An invalid job (subset larger than the pool, batch size 0, an optimizer
+/// An invalid job (subset larger than the training set, batch size 0, an optimizer
 /// configuration the optimizer rejects) or a failed tensor operation.
 ///
 /// ```
@@ -470,10 +665,20 @@ fn train_on(job: &DigitsJob, train: &Dataset, data: &Digits) -> Result<DigitsRun
         test: &data.test,
         out: Rc::clone(&tests),
     };
-    let report = Trainer::new(&model, optimizer, train, config)?
-        .with_validation(&data.valid)
-        .with_callback(Box::new(probe))
-        .run()?;
+    let displacement = Rc::new(RefCell::new(Vec::new()));
+    let mut trainer =
+        Trainer::new(&model, optimizer, train, config)?.with_callback(Box::new(probe));
+    if !data.valid.is_empty() {
+        trainer = trainer.with_validation(&data.valid);
+    }
+    if !job.displacement_at.is_empty() {
+        trainer = trainer.with_callback(Box::new(Displacement {
+            init: Snapshot::take(&model)?,
+            at: job.displacement_at.clone(),
+            out: Rc::clone(&displacement),
+        }));
+    }
+    let report = trainer.run()?;
     let diverged = matches!(report.stop, StopReason::Diverged { .. });
     if !diverged && !report.stop.is_completed() {
         bail!("training stopped early: {}", report.stop);
@@ -495,16 +700,30 @@ fn train_on(job: &DigitsJob, train: &Dataset, data: &Digits) -> Result<DigitsRun
             test_accuracy: t.accuracy,
         })
         .collect();
-    let lr = report
-        .history
-        .steps
+    let steps = &report.history.steps;
+    let lr = steps
         .iter()
         .map(|s| s.lr.first().copied().unwrap_or(f64::NAN))
         .collect();
+    let loss = steps.iter().map(|s| s.loss).collect();
+    let (on_train, on_test) = (
+        evaluate(&model, train, &device)?,
+        evaluate(&model, &data.test, &device)?,
+    );
+    let end = EndMetrics {
+        train_loss: on_train.loss,
+        train_accuracy: on_train.accuracy,
+        test_loss: on_test.loss,
+        test_accuracy: on_test.accuracy,
+    };
+    let displacement = displacement.take();
     Ok(DigitsRun {
         epochs,
         lr,
+        loss,
         diverged,
+        end,
+        displacement,
     })
 }
 
@@ -544,5 +763,40 @@ mod tests {
         let r = train(&adam, &data).unwrap();
         assert!(r.final_epoch().test_accuracy > 0.8, "{:?}", r.final_epoch());
         assert!(!r.diverged);
+    }
+
+    #[test]
+    fn adam_records_displacement_blowups_and_the_end_on_the_unsplit_data() {
+        let data = Digits::load_unsplit().unwrap();
+        let job = DigitsJob::mlp(cadence::Constant::new(1e-3).unwrap().into(), 2, 1)
+            .with_optimizer(Optimizer::adam())
+            .with_batch_size(64)
+            .with_train_subset(256)
+            .with_train_metrics(TrainMetrics::Running)
+            .with_displacement_at(&[1, 4, 1000]);
+        let r = train(&job, &data).unwrap();
+        assert_eq!(r.loss.len() as u64, job.total_steps(&data));
+        assert_eq!(r.epochs.len(), 2);
+        assert!(
+            r.epochs.iter().all(|e| e.val_loss.is_nan()),
+            "no validation set"
+        );
+        // Completed: the end is the last epoch's weights.
+        let last = r.final_epoch();
+        assert!((r.end.test_accuracy - last.test_accuracy).abs() < 1e-12);
+        assert!(r.end.test_accuracy > 0.5, "{:?}", r.end);
+        assert_eq!((r.diverged_at(), r.blowup_at(10.0)), (None, None));
+        assert!(r.max_loss() >= r.loss[0]);
+        // 1000 updates are never reached; displacement grows with the updates.
+        assert_eq!(
+            r.displacement.iter().map(|d| d.0).collect::<Vec<_>>(),
+            [1, 4]
+        );
+        assert!(r.displacement[0].1 > 0.0 && r.displacement[1].1 > r.displacement[0].1);
+        // A huge rate blows the loss up.
+        let wild = job.with_schedule(cadence::Constant::new(1e3).unwrap().into());
+        let w = train(&wild, &data).unwrap();
+        assert!(w.blowup_at(10.0).is_some(), "{:?}", w.loss);
+        assert!(w.max_loss() > 10.0 * w.loss[0]);
     }
 }

@@ -9,9 +9,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use super::deep_digits::{TrainJob, TrainOutcome, on_all_cores, total_steps, train};
 use super::seeds;
 use crate::Experiment;
+use crate::digits::{Digits, DigitsJob, DigitsRun, EpochMetrics, Optimizer, train};
 use crate::plot::{Figure, Scale, Series};
 use crate::report::{Cell, ExperimentReport, Outcome, Table, Verdict, fmt_num};
 use crate::runner::{Config, run_parallel};
@@ -19,6 +19,7 @@ use crate::stats::{Estimate, TestResult, holm, mean, paired_t_test};
 use anyhow::Result;
 use cadence::Schedule;
 use cadence_candle::model::{CnnConfig, ModelSpec};
+use cadence_candle::train::TrainMetrics;
 
 /// The `adam-cosine` experiment.
 ///
@@ -34,8 +35,6 @@ const CLAIM: &str = "An optimizer like Adam, for instance, already maintains per
 const BATCH: usize = 64;
 /// The peak (and constant) rate of every schedule.
 const PEAK: f64 = 3e-3;
-/// A mini-batch loss above this multiple of the first step's loss is a blow-up.
-const BLOWUP_FACTOR: f64 = 10.0;
 
 /// The three schedules at one peak over `total` steps, in report order.
 fn schedules(total: u64) -> [(&'static str, String); 3] {
@@ -69,40 +68,49 @@ impl Experiment for AdamCosine {
         let size = config.size;
         let train_size: usize = size.pick(160, 720);
         let epochs: u64 = size.pick(2, 15);
-        let total = total_steps(epochs, BATCH, train_size);
+        let data = Digits::load_unsplit()?;
         let seeds = seeds(size, 5, 5);
+        // Adam on the CNN, one schedule and seed per run (the schedule set below).
+        let job = |schedule: &str, seed: u64| -> Result<DigitsJob> {
+            Ok(
+                DigitsJob::mlp(cadence::text::parse(schedule)?, epochs, seed)
+                    .with_model(ModelSpec::Cnn(CnnConfig::default()))
+                    .with_optimizer(Optimizer::adam())
+                    .with_batch_size(BATCH)
+                    .with_train_subset(train_size)
+                    .with_train_metrics(TrainMetrics::Running),
+            )
+        };
+        let total = job(&format!("constant({PEAK:e})"), 0)?.total_steps(&data);
         let scheds = schedules(total);
         let mut jobs = Vec::new();
-        for (label, spec) in &scheds {
+        for (_, spec) in &scheds {
             for &seed in &seeds {
-                jobs.push(TrainJob {
-                    label: (*label).into(),
-                    model: ModelSpec::Cnn(CnnConfig::default()),
-                    schedule: spec.clone(),
-                    epochs,
-                    batch_size: BATCH,
-                    train_size,
-                    seed,
-                    divergence_factor: None,
-                    blowup_factor: BLOWUP_FACTOR,
-                    displacement_at: Vec::new(),
-                });
+                jobs.push(job(spec, seed)?);
             }
         }
-        let runs = on_all_cores(|| run_parallel(config, self.name(), &jobs, train))??;
+        let runs = run_parallel(config, self.name(), &jobs, |j| train(j, &data))?;
         // Runs of one schedule in seed order: seed k of every schedule shares its
         // initialisation and batch order, so comparisons are paired.
-        let group = |label: &str| -> Vec<&TrainOutcome> {
-            runs.results
-                .iter()
-                .zip(&jobs)
-                .filter(|(_, j)| j.label == label)
-                .map(|(r, _)| r)
-                .collect()
+        let groups: Vec<Vec<&DigitsRun>> = runs
+            .results
+            .chunks(seeds.len())
+            .map(|g| g.iter().collect())
+            .collect();
+        let group = |label: &str| -> &[&DigitsRun] {
+            let i = scheds.iter().position(|(l, _)| *l == label);
+            &groups[i.expect("one of the schedules")]
         };
-        let acc = |g: &[&TrainOutcome]| g.iter().map(|r| r.test_accuracy).collect::<Vec<_>>();
-        let log_loss =
-            |g: &[&TrainOutcome]| g.iter().map(|r| r.train_loss.ln()).collect::<Vec<_>>();
+        // The full-pass training loss of the final weights; `NaN` for a diverged run.
+        let train_loss = |r: &DigitsRun| {
+            if r.diverged {
+                f64::NAN
+            } else {
+                r.end.train_loss
+            }
+        };
+        let acc = |g: &[&DigitsRun]| g.iter().map(|r| r.end.test_accuracy).collect::<Vec<_>>();
+        let log_loss = |g: &[&DigitsRun]| g.iter().map(|r| train_loss(r).ln()).collect::<Vec<_>>();
 
         let mut table = Table::new(
             format!(
@@ -121,13 +129,13 @@ impl Experiment for AdamCosine {
             let g = group(label);
             table.push(vec![
                 Cell::text(*label),
-                Cell::estimate(Estimate::from_samples(&acc(&g))),
+                Cell::estimate(Estimate::from_samples(&acc(g))),
                 Cell::estimate(Estimate::from_samples(
-                    &g.iter().map(|r| r.train_loss).collect::<Vec<_>>(),
+                    &g.iter().map(|r| train_loss(r)).collect::<Vec<_>>(),
                 )),
                 Cell::text(format!(
                     "{} / {}",
-                    g.iter().filter(|r| r.diverged_at.is_some()).count(),
+                    g.iter().filter(|r| r.diverged).count(),
                     g.len()
                 )),
             ]);
@@ -142,18 +150,18 @@ impl Experiment for AdamCosine {
         let mut tests: Vec<(String, &str, TestResult, f64)> = Vec::new();
         for (a, b) in pairs {
             let (ga, gb) = (group(a), group(b));
-            let da = mean(&acc(&ga)) - mean(&acc(&gb));
+            let da = mean(&acc(ga)) - mean(&acc(gb));
             tests.push((
                 format!("test accuracy: {a} - {b}"),
                 "accuracy",
-                paired_t_test(&acc(&ga), &acc(&gb)),
+                paired_t_test(&acc(ga), &acc(gb)),
                 da,
             ));
-            let ratio = (mean(&log_loss(&ga)) - mean(&log_loss(&gb))).exp();
+            let ratio = (mean(&log_loss(ga)) - mean(&log_loss(gb))).exp();
             tests.push((
                 format!("log training loss: {a} - {b}"),
                 "loss",
-                paired_t_test(&log_loss(&ga), &log_loss(&gb)),
+                paired_t_test(&log_loss(ga), &log_loss(gb)),
                 ratio,
             ));
         }
@@ -212,14 +220,14 @@ impl Experiment for AdamCosine {
                 let falling = constant
                     .iter()
                     .filter(|r| {
-                        let c = &r.curve;
+                        let c = &r.epochs;
                         c.len() >= 2 && c[c.len() - 1].train_loss < c[c.len() - 2].train_loss
                     })
                     .count();
                 format!(
                     "The constant rate did significantly better than cosine here ({numbers}). Why: in this budget ({total} steps) Adam at the constant peak is not held up by a noise floor — its final training loss is {} and its epoch loss still fell over the last epoch in {falling} of {} seeds — so the run is limited by progress, not by noise, and cosine's smaller average rate (half the constant's) only slows it down. Annealing's \"gentle refinement\" pays where a constant rate has stalled at its noise level, which this small, easily fitted problem does not reach.",
                     fmt_num(mean(
-                        &constant.iter().map(|r| r.train_loss).collect::<Vec<_>>()
+                        &constant.iter().map(|r| train_loss(r)).collect::<Vec<_>>()
                     )),
                     constant.len()
                 )
@@ -247,14 +255,14 @@ impl Experiment for AdamCosine {
         );
         for (i, (label, spec)) in scheds.iter().enumerate() {
             let g = group(label);
-            let alive: Vec<&&TrainOutcome> = g.iter().filter(|r| r.diverged_at.is_none()).collect();
+            let alive: Vec<&&DigitsRun> = g.iter().filter(|r| !r.diverged).collect();
             if let Some(first) = alive.first() {
-                let curve = |f: &dyn Fn(&super::deep_digits::Point) -> f64| -> Vec<(f64, f64)> {
-                    (0..first.curve.len())
+                let curve = |f: &dyn Fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
+                    (0..first.epochs.len())
                         .map(|e| {
                             (
-                                first.curve[e].step as f64,
-                                mean(&alive.iter().map(|r| f(&r.curve[e])).collect::<Vec<_>>()),
+                                first.epochs[e].step as f64,
+                                mean(&alive.iter().map(|r| f(&r.epochs[e])).collect::<Vec<_>>()),
                             )
                         })
                         .collect()

@@ -520,6 +520,7 @@ impl Experiment for DecaySpeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digits::EndMetrics;
 
     fn run_of(curve: &[(f64, f64)], lr: &[f64], per_epoch: u64) -> DigitsRun {
         DigitsRun {
@@ -538,7 +539,15 @@ mod tests {
                 })
                 .collect(),
             lr: lr.to_vec(),
+            loss: vec![1.0; lr.len()],
             diverged: false,
+            end: EndMetrics {
+                train_loss: curve.last().map_or(f64::NAN, |c| c.0),
+                train_accuracy: 0.9,
+                test_loss: curve.last().map_or(f64::NAN, |c| c.1),
+                test_accuracy: 0.9,
+            },
+            displacement: Vec::new(),
         }
     }
 

@@ -7,7 +7,6 @@
 
 pub mod adam_cosine;
 pub mod decay_speed;
-mod deep_digits;
 pub mod gradient_flow;
 pub mod half_life;
 pub mod loss_prediction;

@@ -10,9 +10,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use super::deep_digits::{TrainJob, TrainOutcome, on_all_cores, total_steps, train};
 use super::seeds;
 use crate::Experiment;
+use crate::digits::{Digits, DigitsJob, DigitsRun, Optimizer, train};
 use crate::plot::{Figure, Scale, Series, Style};
 use crate::report::{Cell, ExperimentReport, Outcome, Table, Verdict, fmt_num};
 use crate::runner::{Config, run_parallel};
@@ -21,6 +21,7 @@ use anyhow::Result;
 use cadence::Schedule;
 use cadence_candle::init::Init;
 use cadence_candle::model::{MlpConfig, ModelSpec};
+use cadence_candle::train::TrainMetrics;
 
 /// The `warmup` experiment.
 ///
@@ -37,8 +38,6 @@ const CLAIM: &str = "At the very start of training, a neural network's weights a
 const DEPTH: usize = 8;
 const WIDTH: usize = 128;
 const BATCH: usize = 64;
-/// The full digits training split.
-const TRAIN_SIZE: usize = 1437;
 /// A mini-batch loss above this multiple of the first step's loss is a blow-up.
 const BLOWUP_FACTOR: f64 = 10.0;
 
@@ -66,30 +65,35 @@ fn schedule(peak: f64, warmup: u64, total: u64) -> String {
     }
 }
 
-fn job(label: &str, peak: f64, warmup: u64, epochs: u64, seed: u64) -> Result<TrainJob> {
-    let total = total_steps(epochs, BATCH, TRAIN_SIZE);
-    Ok(TrainJob {
-        label: label.into(),
-        model: model()?,
-        schedule: schedule(peak, warmup, total),
-        epochs,
-        batch_size: BATCH,
-        train_size: TRAIN_SIZE,
-        seed,
-        divergence_factor: None,
-        blowup_factor: BLOWUP_FACTOR,
-        displacement_at: DISPLACEMENT_AT.to_vec(),
-    })
+/// Adam on the deep MLP on all of `data`'s training images, at a constant `peak`
+/// (the schedule is set once the run's length is known).
+fn base(peak: f64, epochs: u64, seed: u64) -> Result<DigitsJob> {
+    Ok(
+        DigitsJob::mlp(cadence::Constant::new(peak)?.into(), epochs, seed)
+            .with_model(model()?)
+            .with_optimizer(Optimizer::adam())
+            .with_batch_size(BATCH)
+            .with_train_metrics(TrainMetrics::Running)
+            .with_displacement_at(&DISPLACEMENT_AT),
+    )
+}
+
+fn job(data: &Digits, peak: f64, warmup: u64, epochs: u64, seed: u64) -> Result<DigitsJob> {
+    let job = base(peak, epochs, seed)?;
+    let total = job.total_steps(data);
+    Ok(job.with_schedule(cadence::text::parse(&schedule(peak, warmup, total))?))
 }
 
 /// Runs that blew up: a mini-batch loss above [`BLOWUP_FACTOR`] times the first one, or
 /// not finite.
-fn diverged(runs: &[&TrainOutcome]) -> u64 {
-    runs.iter().filter(|r| r.blowup_at.is_some()).count() as u64
+fn diverged(runs: &[&DigitsRun]) -> u64 {
+    runs.iter()
+        .filter(|r| r.blowup_at(BLOWUP_FACTOR).is_some())
+        .count() as u64
 }
 
 /// The displacement after `k` updates of the runs that got that far.
-fn displacement(runs: &[&TrainOutcome], k: u64) -> Vec<f64> {
+fn displacement(runs: &[&DigitsRun], k: u64) -> Vec<f64> {
     runs.iter()
         .filter_map(|r| {
             r.displacement
@@ -112,7 +116,8 @@ impl Experiment for Warmup {
 
     fn run(&self, config: &Config) -> Result<ExperimentReport> {
         let size = config.size;
-        let steps_per_epoch = TRAIN_SIZE.div_ceil(BATCH) as u64;
+        let data = Digits::load_unsplit()?;
+        let steps_per_epoch = base(PILOT_PEAKS[0], 1, 0)?.steps_per_epoch(&data);
 
         // Pilot: no warmup, a few seeds, a short run, one peak after another.
         let pilot_epochs: u64 = size.pick(1, 2);
@@ -120,17 +125,15 @@ impl Experiment for Warmup {
         let mut pilot_jobs = Vec::new();
         for &peak in &PILOT_PEAKS {
             for &seed in &pilot_seeds {
-                pilot_jobs.push(job("pilot", peak, 0, pilot_epochs, seed)?);
+                pilot_jobs.push(job(&data, peak, 0, pilot_epochs, seed)?);
             }
         }
-        let pilot = on_all_cores(|| {
-            run_parallel(
-                config,
-                &format!("{}-pilot", self.name()),
-                &pilot_jobs,
-                train,
-            )
-        })??;
+        let pilot = run_parallel(
+            config,
+            &format!("{}-pilot", self.name()),
+            &pilot_jobs,
+            |j| train(j, &data),
+        )?;
         let mut pilot_table = Table::new(
             format!(
                 "Pilot: Adam without warmup, cosine over {pilot_epochs} epoch(s), seeds {}..{}",
@@ -146,16 +149,12 @@ impl Experiment for Warmup {
         );
         let mut pilot_curve = Vec::new();
         let mut chosen = None;
-        for &peak in &PILOT_PEAKS {
-            let runs: Vec<&TrainOutcome> = pilot
-                .results
-                .iter()
-                .zip(&pilot_jobs)
-                .filter(|(_, j)| {
-                    j.schedule == schedule(peak, 0, total_steps(pilot_epochs, BATCH, TRAIN_SIZE))
-                })
-                .map(|(r, _)| r)
-                .collect();
+        // The pilot's runs, one peak after another.
+        for (&peak, runs) in PILOT_PEAKS
+            .iter()
+            .zip(pilot.results.chunks(pilot_seeds.len()))
+        {
+            let runs: Vec<&DigitsRun> = runs.iter().collect();
             let d = diverged(&runs);
             let frac = d as f64 / runs.len() as f64;
             pilot_curve.push((peak, frac));
@@ -163,10 +162,10 @@ impl Experiment for Warmup {
                 Cell::number(peak),
                 Cell::text(format!("{d} / {}", runs.len())),
                 Cell::number(crate::stats::median(
-                    &runs.iter().map(|r| r.max_loss).collect::<Vec<_>>(),
+                    &runs.iter().map(|r| r.max_loss()).collect::<Vec<_>>(),
                 )),
                 Cell::number(mean(
-                    &runs.iter().map(|r| r.test_accuracy).collect::<Vec<_>>(),
+                    &runs.iter().map(|r| r.end.test_accuracy).collect::<Vec<_>>(),
                 )),
             ]);
             if chosen.is_none() && frac >= PILOT_TARGET {
@@ -177,7 +176,7 @@ impl Experiment for Warmup {
 
         // Main comparison at the chosen peak.
         let epochs: u64 = size.pick(2, 12);
-        let total = total_steps(epochs, BATCH, TRAIN_SIZE);
+        let total = epochs * steps_per_epoch;
         let warmups: Vec<(String, u64)> = vec![
             ("no warmup".into(), 0),
             (
@@ -191,24 +190,22 @@ impl Experiment for Warmup {
         ];
         let seeds = seeds(size, 5, 12);
         let mut jobs = Vec::new();
-        for (label, w) in &warmups {
+        for (_, w) in &warmups {
             for &seed in &seeds {
-                jobs.push(job(label, peak, *w, epochs, seed)?);
+                jobs.push(job(&data, peak, *w, epochs, seed)?);
             }
         }
-        let runs = on_all_cores(|| run_parallel(config, self.name(), &jobs, train))??;
-        let group = |label: &str| -> Vec<&TrainOutcome> {
-            runs.results
-                .iter()
-                .zip(&jobs)
-                .filter(|(_, j)| j.label == label)
-                .map(|(r, _)| r)
-                .collect()
-        };
-        let none = group(&warmups[0].0);
+        let runs = run_parallel(config, self.name(), &jobs, |j| train(j, &data))?;
+        // The runs of each warmup, in the order of `warmups`.
+        let groups: Vec<Vec<&DigitsRun>> = runs
+            .results
+            .chunks(seeds.len())
+            .map(|g| g.iter().collect())
+            .collect();
+        let none = &groups[0];
         let n = seeds.len() as u64;
-        let d_none = diverged(&none);
-        let acc_none: Vec<f64> = none.iter().map(|r| r.test_accuracy).collect();
+        let d_none = diverged(none);
+        let acc_none: Vec<f64> = none.iter().map(|r| r.end.test_accuracy).collect();
 
         let mut table = Table::new(
             format!(
@@ -244,12 +241,12 @@ impl Experiment for Warmup {
         let mut fig_acc = Figure::new("Test accuracy during training", "step", "test accuracy")
             .with_caption("Mean test accuracy after each epoch over the runs the harness did not stop (only a non-finite loss stops a run).");
         for (i, (label, _)) in warmups.iter().enumerate() {
-            let g = group(label);
-            let d = diverged(&g);
-            let acc: Vec<f64> = g.iter().map(|r| r.test_accuracy).collect();
+            let g = &groups[i];
+            let d = diverged(g);
+            let acc: Vec<f64> = g.iter().map(|r| r.end.test_accuracy).collect();
             let steps_div: Vec<String> = g
                 .iter()
-                .filter_map(|r| r.blowup_at.map(|s| s.to_string()))
+                .filter_map(|r| r.blowup_at(BLOWUP_FACTOR).map(|s| s.to_string()))
                 .collect();
             let (pf, pw) = if i == 0 {
                 (Cell::text("—"), Cell::text("—"))
@@ -275,8 +272,8 @@ impl Experiment for Warmup {
             ]);
             let mut pts = Vec::new();
             for k in DISPLACEMENT_AT {
-                let ds = displacement(&g, k);
-                let base = mean(&displacement(&none, k));
+                let ds = displacement(g, k);
+                let base = mean(&displacement(none, k));
                 if ds.is_empty() {
                     continue;
                 }
@@ -293,16 +290,16 @@ impl Experiment for Warmup {
             fig_disp
                 .series
                 .push(Series::line(label.clone(), pts).with_color(i));
-            let alive: Vec<&&TrainOutcome> = g.iter().filter(|r| r.diverged_at.is_none()).collect();
+            let alive: Vec<&&DigitsRun> = g.iter().filter(|r| !r.diverged).collect();
             if let Some(first) = alive.first() {
-                let pts = (0..first.curve.len())
+                let pts = (0..first.epochs.len())
                     .map(|e| {
                         (
-                            first.curve[e].step as f64,
+                            first.epochs[e].step as f64,
                             mean(
                                 &alive
                                     .iter()
-                                    .map(|r| r.curve[e].test_accuracy)
+                                    .map(|r| r.epochs[e].test_accuracy)
                                     .collect::<Vec<_>>(),
                             ),
                         )
@@ -318,9 +315,9 @@ impl Experiment for Warmup {
         let mut helps = Vec::new();
         let mut hurts = Vec::new();
         for (i, (label, _)) in warmups.iter().enumerate().skip(1) {
-            let g = group(label);
-            let d = diverged(&g);
-            let acc = mean(&g.iter().map(|r| r.test_accuracy).collect::<Vec<_>>());
+            let g = &groups[i];
+            let d = diverged(g);
+            let acc = mean(&g.iter().map(|r| r.end.test_accuracy).collect::<Vec<_>>());
             let div_better = p_fisher[i - 1] < 0.05 && d < d_none;
             let div_worse = p_fisher[i - 1] < 0.05 && d > d_none;
             let acc_better = p_welch[i - 1] < 0.05 && acc > mean(&acc_none);
@@ -341,12 +338,14 @@ impl Experiment for Warmup {
         };
         let summary = warmups
             .iter()
-            .map(|(label, _)| {
-                let g = group(label);
+            .zip(&groups)
+            .map(|((label, _), g)| {
                 format!(
                     "{label}: {} / {n} blew up, accuracy {}",
-                    diverged(&g),
-                    fmt_num(mean(&g.iter().map(|r| r.test_accuracy).collect::<Vec<_>>()))
+                    diverged(g),
+                    fmt_num(mean(
+                        &g.iter().map(|r| r.end.test_accuracy).collect::<Vec<_>>()
+                    ))
                 )
             })
             .collect::<Vec<_>>()
