@@ -162,7 +162,8 @@ pub fn run(args: TrainArgs, out: &mut impl Write) -> Result<()> {
                         &test,
                         &model_spec,
                         args.optimizer,
-                        args.weight_decay.unwrap_or(args.optimizer.default_weight_decay()),
+                        args.weight_decay
+                            .unwrap_or(args.optimizer.default_weight_decay()),
                         args.seed,
                         &train,
                     )?;
@@ -189,7 +190,11 @@ pub fn run(args: TrainArgs, out: &mut impl Write) -> Result<()> {
         }
     };
     writeln!(out, "schedule: {}", cadence::text::to_text(&schedule))?;
-    let algorithm = args.optimizer.algorithm(schedule, args.weight_decay.unwrap_or(args.optimizer.default_weight_decay()));
+    let algorithm = args.optimizer.algorithm(
+        schedule,
+        args.weight_decay
+            .unwrap_or(args.optimizer.default_weight_decay()),
+    );
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let checkpoint = args.out.join("checkpoint.safetensors");
