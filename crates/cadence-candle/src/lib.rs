@@ -45,18 +45,22 @@
 //! The inner loops take every flag of the update as a const parameter, so each loop body is
 //! branch-free and vectorises (f32 and f64).
 //!
-//! Measured with `benches/step.rs` (1- and 2-thread rayon pools in one run) on the shared
-//! 2-core machine at load average ~6-10 (no core free, so absolute figures are depressed
-//! and the second thread gains little). f32; GB/s counts the minimum bytes moved, 28 per
-//! element for AdamW, 20 for SGD-momentum:
+//! Measured with `benches/step.rs` and `benches/step_candle_optimisers.rs` (feature
+//! `candle-optimisers`; 1- and 2-thread rayon pools in one run) on the 2-core machine with
+//! nothing else running. f32; GB/s counts the minimum bytes moved, 28 per element for
+//! AdamW, 20 for SGD-momentum. PyTorch's fused CPU AdamW does 30-39 GB/s on this machine.
 //!
-//! | step, 100M parameters | 1 thread | 2 threads |
+//! | step | 1 thread | 2 threads |
 //! |---|---|---|
-//! | cadence AdamW | 278 ms (10.1 GB/s) | 214 ms (13.1 GB/s) |
-//! | cadence SGD-momentum | 156 ms (12.8 GB/s) | 168 ms (11.9 GB/s) |
+//! | cadence AdamW, 10M | 14.9 ms (18.7 GB/s) | 8.2 ms (34.1 GB/s) |
+//! | cadence AdamW, 100M | 138 ms (20.4 GB/s) | 83 ms (33.6 GB/s) |
+//! | cadence SGD-momentum, 10M | 11.6 ms (17.2 GB/s) | 6.1 ms (32.8 GB/s) |
+//! | cadence SGD-momentum, 100M | 110 ms (18.2 GB/s) | 63 ms (31.9 GB/s) |
+//! | candle-optimisers 0.10 AdamW, 10M | 566 ms (0.49 GB/s) | 491 ms (0.57 GB/s) |
+//! | candle-optimisers 0.10 AdamW, 100M | 5.42 s (0.52 GB/s) | not run |
 //!
-//! candle-nn's AdamW on the same tensors ran 26-41x slower (0.2-0.3 GB/s). The crate
-//! README has the 10M figures and the runs side by side.
+//! candle-nn's own AdamW on the same tensors measured 0.2-0.3 GB/s (on the machine while
+//! it was busy, beside cadence's AdamW at 10-13 GB/s in the same run: 26-41x slower).
 //!
 //! ## Training
 //!

@@ -358,6 +358,23 @@ impl ExperimentReport {
             runs_reused: 0,
         }
     }
+
+    /// Adds a batch of runs to the report's counts (executed, reused) and run time.
+    ///
+    /// ```
+    /// # use cadence_lab::report::{ExperimentReport, Outcome, Size, Verdict};
+    /// use cadence_lab::runner::Runs;
+    /// let mut r = ExperimentReport::new("x", "c", Size::Full, Verdict::new(Outcome::Supported, "r", "e"));
+    /// let runs = Runs { results: vec![1.0], executed: 1, reused: 2, run_seconds: 0.5 };
+    /// r.count_runs(&runs);
+    /// r.count_runs(&runs);
+    /// assert_eq!((r.runs_executed, r.runs_reused, r.run_time_s), (2, 4, 1.0));
+    /// ```
+    pub fn count_runs<R>(&mut self, runs: &crate::runner::Runs<R>) {
+        self.runs_executed += runs.executed;
+        self.runs_reused += runs.reused;
+        self.run_time_s += runs.run_seconds;
+    }
 }
 
 /// Writes `index.html`, `report.md`, `plots/*.svg` and `results.json` into `out_dir`.

@@ -297,9 +297,7 @@ impl Experiment for AdamCosine {
         }
         report.figures = vec![fig_loss, fig_acc, fig_lr];
         report.tables = vec![table, cmp];
-        report.runs_executed = runs.executed;
-        report.runs_reused = runs.reused;
-        report.run_time_s = runs.run_seconds;
+        report.count_runs(&runs);
         Ok(report)
     }
 }

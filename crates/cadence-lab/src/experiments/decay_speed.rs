@@ -510,9 +510,7 @@ impl Experiment for DecaySpeed {
         report.figures = vec![train_fig, val_fig, gap_fig, lr_fig];
         report.tables = vec![table];
         report.findings = findings;
-        report.runs_executed = runs.executed;
-        report.runs_reused = runs.reused;
-        report.run_time_s = runs.run_seconds;
+        report.count_runs(&runs);
         Ok(report)
     }
 }

@@ -457,9 +457,7 @@ impl Experiment for GradientFlow {
             .series
             .push(Series::line("2/L", vec![(edge_predicted, 1.0)]).with_style(Style::Points));
         report.figures = vec![err_fig, rate_fig];
-        report.runs_executed = runs.executed;
-        report.runs_reused = runs.reused;
-        report.run_time_s = runs.run_seconds;
+        report.count_runs(&runs);
         Ok(report)
     }
 }

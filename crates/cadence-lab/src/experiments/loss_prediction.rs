@@ -560,9 +560,7 @@ impl Experiment for LossPrediction {
         report.figures = vec![fig, lr_fig];
         report.tables = vec![table, seed_table];
         report.findings = findings;
-        report.runs_executed = runs.executed;
-        report.runs_reused = runs.reused;
-        report.run_time_s = runs.run_seconds;
+        report.count_runs(&runs);
         Ok(report)
     }
 }

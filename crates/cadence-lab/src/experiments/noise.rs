@@ -386,9 +386,7 @@ impl Experiment for Noise {
             crate::report::fmt_num(floor),
             (const_exact - floor).abs() / floor
         ));
-        report.runs_executed = runs.executed;
-        report.runs_reused = runs.reused;
-        report.run_time_s = runs.run_seconds;
+        report.count_runs(&runs);
         Ok(report)
     }
 }

@@ -463,9 +463,7 @@ impl Experiment for Restarts {
         report.figures = figures;
         report.tables = tables;
         report.findings = findings;
-        report.runs_executed = runs.executed;
-        report.runs_reused = runs.reused;
-        report.run_time_s = runs.run_seconds;
+        report.count_runs(&runs);
         Ok(report)
     }
 }

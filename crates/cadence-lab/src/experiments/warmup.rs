@@ -433,9 +433,8 @@ impl Experiment for Warmup {
         }
         report.figures = vec![fig_pilot, fig_lr, fig_disp, fig_acc];
         report.tables = vec![pilot_table, table, disp_table];
-        report.runs_executed = pilot.executed + runs.executed;
-        report.runs_reused = pilot.reused + runs.reused;
-        report.run_time_s = pilot.run_seconds + runs.run_seconds;
+        report.count_runs(&pilot);
+        report.count_runs(&runs);
         Ok(report)
     }
 }
