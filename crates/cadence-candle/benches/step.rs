@@ -5,8 +5,8 @@
 //! AdamW on the same tensors. Each optimizer runs inside a rayon pool of the given size
 //! (`step/threads=1`, `step/threads=2`), so one run shows both side by side:
 //! `cargo bench -p cadence-candle --bench step`. Filter with criterion's usual argument,
-//! e.g. `-- 10M`. candle-optimisers' AdamW is in the `step_candle_optimisers` bench
-//! (feature `candle-optimisers`).
+//! e.g. `-- 10M`. With `--features candle-optimisers`, candle-optimisers' AdamW (on candle
+//! 0.10 tensors holding the same values) runs beside them too.
 //!
 //! Throughput counts the bytes an update must move at minimum, per f32 element: SGD with
 //! momentum reads p, g, b and writes p, b (20 bytes); AdamW reads p, g, m, v and writes
@@ -78,6 +78,32 @@ fn bench(c: &mut Criterion) {
                 let mut opt =
                     candle_nn::AdamW::new(vec![p], candle_nn::ParamsAdamW::default()).unwrap();
                 group.bench_function(BenchmarkId::new("candle_nn_adamw", label), |b| {
+                    b.iter(|| pool.install(|| opt.step(&grads).unwrap()))
+                });
+            }
+            #[cfg(feature = "candle-optimisers")]
+            {
+                use cadence_candle::interop::candle_optimisers::Decay;
+                use cadence_candle::interop::candle_optimisers::adam::{Adam, ParamsAdam};
+                use cadence_candle::interop::{candle_nn010, candle010};
+                use candle_nn010::Optimizer as _;
+                let ones =
+                    candle010::Tensor::ones(n, candle010::DType::F32, &candle010::Device::Cpu)
+                        .unwrap();
+                let p = candle010::Var::from_tensor(&ones).unwrap();
+                let g = (ones * 1e-3).unwrap();
+                let grads = (p.as_tensor() * &g)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                let params = ParamsAdam {
+                    weight_decay: Some(Decay::DecoupledWeightDecay(0.01)),
+                    ..ParamsAdam::default()
+                };
+                let mut opt = Adam::new(vec![p], params).unwrap();
+                group.bench_function(BenchmarkId::new("candle_optimisers_adamw", label), |b| {
                     b.iter(|| pool.install(|| opt.step(&grads).unwrap()))
                 });
             }

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! or `cargo test -p cadence-candle --features candle-optimisers`; the
-//! `step_candle_optimisers` benchmark compares its AdamW with cadence's.
+//! `step` benchmark compares its AdamW with cadence's.
 
 pub use candle_core_010 as candle010;
 pub use candle_nn_010 as candle_nn010;

@@ -45,8 +45,8 @@
 //! The inner loops take every flag of the update as a const parameter, so each loop body is
 //! branch-free and vectorises (f32 and f64).
 //!
-//! Measured with `benches/step.rs` and `benches/step_candle_optimisers.rs` (feature
-//! `candle-optimisers`; 1- and 2-thread rayon pools in one run) on the 2-core machine with
+//! Measured with `benches/step.rs` (the candle-optimisers row with feature
+//! `candle-optimisers` on; 1- and 2-thread rayon pools in one run) on the 2-core machine with
 //! nothing else running. f32; GB/s counts the minimum bytes moved, 28 per element for
 //! AdamW, 20 for SGD-momentum. PyTorch's fused CPU AdamW does 30-39 GB/s on this machine.
 //!
