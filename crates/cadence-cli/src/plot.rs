@@ -439,6 +439,15 @@ where
             }
         }
     }
+    draw_legend(&mut chart)
+}
+
+/// The series legend every chart here draws: upper right, on a translucent white box.
+fn draw_legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
     chart
         .configure_series_labels()
         .label_font((FONT, 15))
@@ -447,8 +456,7 @@ where
         .border_style(RGBColor(120, 120, 120))
         .margin(12)
         .draw()
-        .map_err(err)?;
-    Ok(())
+        .map_err(|e| anyhow!("{e}"))
 }
 
 /// A step number for an axis: `0`, `2500`, `20k`, `1.5M`.
@@ -712,14 +720,5 @@ fn draw_log_x<DB: DrawingBackend>(
             .label(m.label.as_str())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 15))
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(120, 120, 120))
-        .margin(12)
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    draw_legend(&mut chart)
 }
