@@ -930,16 +930,19 @@ mod tests {
     #[test]
     fn a_noisy_curve_is_flagged() {
         let lrs = sweep(200, 1e-5, 10.0);
-        let mut rng = crate::init::stream(3, 0);
-        let losses: Vec<f64> = clean(&lrs)
-            .into_iter()
-            .map(|l| {
-                let z: f64 =
-                    rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
-                l + 1.5 * z
-            })
-            .collect();
-        let curve = LrCurve::analyse(lrs.clone(), losses, 0.98, Method::Valley);
+        // The clean curve plus the same standard normal draws, scaled by `noise`.
+        let noisy = |noise: f64| -> Vec<f64> {
+            let mut rng = crate::init::stream(3, 0);
+            clean(&lrs)
+                .into_iter()
+                .map(|l| {
+                    let z: f64 =
+                        rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
+                    l + noise * z
+                })
+                .collect()
+        };
+        let curve = LrCurve::analyse(lrs.clone(), noisy(1.5), 0.98, Method::Valley);
         assert_eq!(curve.recommended(), None, "{:?}", curve.warnings);
         assert!(
             curve
@@ -950,16 +953,7 @@ mod tests {
             curve.warnings
         );
         // The same curve with mild noise is trusted.
-        let mut rng = crate::init::stream(3, 0);
-        let losses: Vec<f64> = clean(&lrs)
-            .into_iter()
-            .map(|l| {
-                let z: f64 =
-                    rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
-                l + 0.05 * z
-            })
-            .collect();
-        let curve = LrCurve::analyse(lrs, losses, 0.98, Method::Valley);
+        let curve = LrCurve::analyse(lrs.clone(), noisy(0.05), 0.98, Method::Valley);
         assert!(curve.recommended().is_some(), "{:?}", curve.warnings);
     }
 
