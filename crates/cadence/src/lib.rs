@@ -79,6 +79,7 @@ pub mod analysis;
 pub mod combinators;
 pub mod controllers;
 pub mod coupling;
+mod derived;
 mod error;
 pub mod families;
 mod fastmath;

@@ -1,6 +1,7 @@
 //! Cosine annealing with warm restarts (SGDR), in closed form for real-valued time.
 
 use super::piecewise_interpolate::check_path;
+use crate::derived::Derived;
 use crate::error::{Error, check};
 use crate::fastmath::{WithLn, log2_estimate, pow_int};
 use crate::schedule::{Schedule, finite_or_saturate};
@@ -70,7 +71,7 @@ use crate::spec::Validate;
 /// ICLR 2017 (arXiv:1608.03983); `torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`;
 /// `optax.sgdr_schedule`; `transformers.get_cosine_with_hard_restarts_schedule_with_warmup`;
 /// `timm.scheduler.CosineLRScheduler`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct CosineRestarts {
@@ -87,6 +88,8 @@ pub struct CosineRestarts {
     warmup_steps: f64,
     #[cfg_attr(feature = "serde", serde(default))]
     init: f64,
+    #[cfg_attr(feature = "serde", serde(skip))]
+    table: CycleTable,
 }
 
 #[cfg(feature = "serde")]
@@ -128,11 +131,15 @@ impl CosineRestarts {
             cycles: None,
             warmup_steps: 0.0,
             init: 0.0,
+            table: CycleTable::default(),
         }
         .validated()
     }
 
-    fn validated(self) -> Result<Self, Error> {
+    /// Checks the parameters and builds the cycle table anew (a builder's `..self` carries
+    /// the old parameters' table along).
+    fn validated(mut self) -> Result<Self, Error> {
+        self.table.reset();
         self.validate()?;
         Ok(self)
     }
@@ -228,9 +235,157 @@ impl CosineRestarts {
         .validated()
     }
 
-    /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k)`, or `None` past the last cycle.
-    fn cycle(&self, t: f64) -> Option<(f64, f64, f64)> {
-        locate_cycle(self.first_period, self.period_mult, self.cycles, t)
+    /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k, peak_decay^k)`, or `None`
+    /// past the last cycle. Looked up in the table where it covers `t`, solved for by
+    /// [`locate_cycle`] elsewhere (the same cycle either way).
+    #[inline]
+    fn cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+        match self.table.get().and_then(|table| table.locate(t)) {
+            Some(found) => Some(found),
+            None => self.solve_cycle(t),
+        }
+    }
+
+    /// [`Self::cycle`] by [`locate_cycle`]: for `m = 1` and where the table ends (kept out
+    /// of line so the table's path keeps its registers).
+    #[inline(never)]
+    fn solve_cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+        let (k, u, period) = locate_cycle(self.first_period, self.period_mult, self.cycles, t)?;
+        Some((k, u, period, pow_k(self.peak_decay, k)))
+    }
+}
+
+/// One row of a [`CycleTable`]: cycle `k`'s start `S_k`, its period `P_k` and the factor
+/// `peak_decay^k` on its peak, each computed exactly as [`locate_cycle`] and the
+/// evaluation would compute them.
+#[derive(Debug, Clone, Copy)]
+struct TableRow {
+    start: f64,
+    period: f64,
+    peak_factor: f64,
+}
+
+/// The cycles of a geometric restart schedule computed once, so that an evaluation looks
+/// its cycle up (an estimate from a cheap logarithm, settled against two stored starts)
+/// instead of solving for it with powers and divisions.
+///
+/// A [`Derived`] value: validation builds it. Where it is empty or does not cover a time
+/// (past its last row, or a period multiplier of exactly 1, whose cycles need no table),
+/// the evaluation solves for the cycle by [`locate_cycle`], which finds the same cycle.
+#[derive(Clone, Default, PartialEq, Debug)]
+struct CycleTable(Derived<Table>);
+
+/// The rows of a [`CycleTable`] and the constants of the estimate.
+#[derive(Debug, Clone)]
+struct Table {
+    /// `(m - 1) / p0`: cycle `k` starts where `1 + t (m - 1) / p0 = m^k`.
+    slope: f64,
+    /// `1 / log2(m)`.
+    inv_log2_m: f64,
+    /// Whether `|m - 1| >= 1/16`, where [`log2_estimate`] is close enough.
+    coarse_log: bool,
+    /// Whether `m < 1` (cycles accumulate before `p0 / (1 - m)`).
+    shrinking: bool,
+    /// The first period `p0`.
+    p0: f64,
+    /// The multiplier `m`.
+    m: f64,
+    /// Cycles `0..n` and a sentinel row `n` whose start ends the table's coverage.
+    rows: Box<[TableRow]>,
+}
+
+/// Most rows a table keeps: multipliers near 1 have many short-lived cycles, and the
+/// ones past this many are solved for.
+const MAX_ROWS: usize = 1024;
+
+impl CycleTable {
+    #[inline]
+    fn get(&self) -> Option<&Table> {
+        self.0.get()
+    }
+
+    fn reset(&mut self) {
+        self.0.reset();
+    }
+
+    /// Builds the table of the cycles with first period `p0`, multiplier `m`, at most
+    /// `cycles` of them and peak factor `decay` per restart, unless built already. A
+    /// multiplier of 1 gets none (its cycle is one division away).
+    fn build(&self, p0: f64, m: WithLn, cycles: Option<u64>, decay: f64) {
+        let (m, ln_m) = (m.get(), m.ln());
+        if m == 1.0 {
+            return;
+        }
+        self.0.fill(|| {
+            let mut rows: Vec<TableRow> = Vec::new();
+            for k in 0..=MAX_ROWS {
+                let kf = k as f64;
+                let m_k = pow_k(m, kf);
+                let start = cycle_start(p0, m, kf, m_k);
+                let row = TableRow {
+                    start,
+                    period: p0 * m_k,
+                    peak_factor: pow_k(decay, kf),
+                };
+                // A start that does not grow (periods below its ulp), is not finite or lies
+                // past every step, past the cycle limit or at the accumulation point of
+                // m < 1 ends the coverage: this row is the sentinel.
+                let stalls = rows.last().is_some_and(|last| start <= last.start);
+                rows.push(row);
+                if stalls
+                    || !start.is_finite()
+                    || start >= 2f64.powi(64)
+                    || cycles.is_some_and(|n| k as u64 >= n)
+                    || (m < 1.0 && start >= p0 / (1.0 - m))
+                {
+                    break;
+                }
+            }
+            Table {
+                slope: (m - 1.0) / p0,
+                inv_log2_m: std::f64::consts::LN_2 / ln_m,
+                coarse_log: (m - 1.0).abs() >= 1.0 / 16.0,
+                shrinking: m < 1.0,
+                p0,
+                m,
+                rows: rows.into_boxed_slice(),
+            }
+        });
+    }
+}
+
+impl Table {
+    /// `(k, t - S_k, P_k, peak_decay^k)` for the cycle `k` with `S_k <= t < S_{k+1}`, or
+    /// `None` where the table does not cover `t`.
+    #[inline]
+    fn locate(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+        let rows = &self.rows;
+        let last = rows.len() - 1;
+        if last == 0 || !(t >= 0.0 && t < rows[last].start) {
+            return None;
+        }
+        if self.shrinking {
+            // Past the accumulation point of m < 1, as `locate_cycle` tells it (`x > 0`
+            // fails for NaN too).
+            let x = 1.0 + t * (self.m - 1.0) / self.p0;
+            if x.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return None;
+            }
+        }
+        let x = 1.0 + t * self.slope;
+        let estimate = if self.coarse_log {
+            log2_estimate(x)
+        } else {
+            x.log2()
+        } * self.inv_log2_m;
+        // A saturating cast: NaN and negatives give 0; then within the table.
+        let mut k = (estimate as usize).min(last - 1);
+        if !(rows[k].start <= t && t < rows[k + 1].start) {
+            // The estimate is off (by one, near a restart): search the sorted starts.
+            k = rows.partition_point(|row| row.start <= t).clamp(1, last) - 1;
+        }
+        let row = rows[k];
+        Some((k as f64, t - row.start, row.period, row.peak_factor))
     }
 }
 
@@ -328,22 +483,30 @@ impl Validate for CosineRestarts {
             "warmup_steps",
             &[(0.0, self.init), (w, self.peak), (w, self.end)],
             |_| Anneal::Linear,
-        )
+        )?;
+        // Valid parameters: derive the cycle table (once; a no-op when already built).
+        self.table.build(
+            self.first_period,
+            self.period_mult,
+            self.cycles,
+            self.peak_decay,
+        );
+        Ok(())
     }
 }
 
 impl Schedule for CosineRestarts {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]
     fn value_at(&self, t: f64) -> f64 {
-        let Some((k, u, period)) = self.cycle(t.max(0.0)) else {
+        let Some((_, u, period, peak_factor)) = self.cycle(t.max(0.0)) else {
             return self.end;
         };
-        let peak = finite_or_saturate(self.peak * pow_k(self.peak_decay, k));
+        let peak = finite_or_saturate(self.peak * peak_factor);
         // The knot path (0, init) -linear-> (w, peak) -cosine-> (period, end), inline.
         let w = self.warmup_steps.min(period);
         finite_or_saturate(if u < w {
@@ -516,25 +679,25 @@ mod tests {
             Err(Error::InvalidParameter { name: "peak", .. })
         ));
         assert!(matches!(
-            s.with_period_mult(0.0),
+            s.clone().with_period_mult(0.0),
             Err(Error::InvalidParameter {
                 name: "period_mult",
                 ..
             })
         ));
         assert!(matches!(
-            s.with_peak_decay(-0.5),
+            s.clone().with_peak_decay(-0.5),
             Err(Error::InvalidParameter {
                 name: "peak_decay",
                 ..
             })
         ));
         assert!(matches!(
-            s.with_cycles(0),
+            s.clone().with_cycles(0),
             Err(Error::InvalidParameter { name: "cycles", .. })
         ));
         assert!(matches!(
-            s.with_warmup(0.0, f64::INFINITY),
+            s.clone().with_warmup(0.0, f64::INFINITY),
             Err(Error::InvalidParameter {
                 name: "warmup_steps",
                 ..
@@ -574,7 +737,7 @@ mod tests {
         #[test]
         fn each_cycle_decreases(p0 in 1u32..300, m in 1u32..4, t in 0u64..100_000) {
             let s = CosineRestarts::new(1.0, 0.0, f64::from(p0)).unwrap().with_period_mult(f64::from(m)).unwrap();
-            let (k, u, p) = s.cycle(t as f64).unwrap();
+            let (k, u, p, _) = s.cycle(t as f64).unwrap();
             prop_assert!(u >= 0.0 && u < p);
             if u + 1.0 < p {
                 prop_assert!(s.value(t + 1) <= s.value(t));
@@ -589,9 +752,75 @@ mod tests {
         fn serde_round_trip(p0 in 1u32..300, m in 1u32..8, cycles in proptest::option::of(1u64..10)) {
             let mut s = CosineRestarts::new(0.5, 0.125, f64::from(p0)).unwrap().with_period_mult(f64::from(m) / 4.0).unwrap();
             if let Some(n) = cycles { s = s.with_cycles(n).unwrap(); }
-            let spec = crate::ScheduleSpec::from(s);
+            let spec = crate::ScheduleSpec::from(s.clone());
             let back: crate::ScheduleSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
-            prop_assert_eq!(back, spec);
+            prop_assert_eq!(&back, &spec);
+            // Validation on the way in built the cycle table, so the deserialised schedule
+            // looks its cycles up as the constructed one does.
+            let crate::ScheduleSpec::CosineRestarts(read) = back else { unreachable!() };
+            prop_assert_eq!(read.table.get().is_some(), s.table.get().is_some());
+            prop_assert!(f64::from(m) == 4.0 || read.table.get().is_some());
         }
+
+        #[test]
+        fn the_table_finds_the_cycle_locate_cycle_solves_for(
+            p0 in 0.5..5_000.0f64,
+            m in prop_oneof![0.05..0.999f64, 1.001..1.0625f64, 1.0625..8.0f64, (2u32..6).prop_map(f64::from)],
+            decay in 0.0..1.5f64,
+            cycles in proptest::option::of(1u64..40),
+            t in prop_oneof![0.0..1e7f64, any::<u64>().prop_map(|t| t as f64)],
+        ) {
+            let mut s = CosineRestarts::new(1.0, 0.0, p0).unwrap().with_period_mult(m).unwrap().with_peak_decay(decay).unwrap();
+            if let Some(n) = cycles { s = s.with_cycles(n).unwrap(); }
+            let table = s.table.get().expect("m != 1 builds a table");
+            let solved = locate_cycle(p0, WithLn::new(m), cycles, t).map(|(k, u, p)| (k, u, p, pow_k(decay, k)));
+            // Where the table covers t it must agree bit for bit; elsewhere `cycle` solves.
+            if let Some(found) = table.locate(t) {
+                prop_assert_eq!(Some(found), solved, "t = {}", t);
+            }
+            prop_assert_eq!(s.cycle(t), solved);
+            // Also just below and at the table's restarts (where the estimate is off).
+            for row in table.rows.iter().take(50).filter(|row| row.start > 0.0) {
+                let before = f64::from_bits(row.start.to_bits().saturating_sub(1));
+                for x in [row.start, before] {
+                    let solved = locate_cycle(p0, WithLn::new(m), cycles, x).map(|(k, u, p)| (k, u, p, pow_k(decay, k)));
+                    prop_assert_eq!(s.cycle(x), solved, "x = {}", x);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn builders_rebuild_the_table() {
+        let s = CosineRestarts::new(1.0, 0.0, 10.0).unwrap();
+        assert!(s.table.get().is_none(), "m = 1 needs no table");
+        let doubling = s.with_period_mult(2.0).unwrap();
+        let starts: Vec<f64> = doubling
+            .table
+            .get()
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r.start)
+            .take(4)
+            .collect();
+        assert_eq!(starts, [0.0, 10.0, 30.0, 70.0]);
+        // A later builder call must not keep the old multiplier's table.
+        let tripling = doubling
+            .with_period_mult(3.0)
+            .unwrap()
+            .with_cycles(3)
+            .unwrap();
+        let starts: Vec<f64> = tripling
+            .table
+            .get()
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r.start)
+            .collect();
+        assert_eq!(starts, [0.0, 10.0, 40.0, 130.0]);
+        assert_eq!(tripling.value(40), 1.0);
+        assert_eq!(tripling.value(130), 0.0);
     }
 }
