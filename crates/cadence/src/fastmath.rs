@@ -97,6 +97,30 @@ pub(crate) fn log2_estimate(x: f64) -> f64 {
     exponent + m * (1.346_f64 - 0.346 * m)
 }
 
+/// `2^52`, from where on every `f64` is an integer.
+const TWO_52: f64 = (1u64 << 52) as f64;
+
+/// `x as f64` for `x < 2^52`, exactly, by placing `x` in the mantissa of `2^52` and
+/// subtracting `2^52`: an integer move and one subtraction, where `u64`'s conversion takes
+/// several instructions and `i64`'s (`cvtsi2sd`) keeps a false dependency on the target
+/// register's old value, which can chain one evaluation to the previous one.
+#[inline]
+pub(crate) fn small_to_f64(x: u64) -> f64 {
+    debug_assert!(x < 1 << 52);
+    f64::from_bits(TWO_52.to_bits() | x) - TWO_52
+}
+
+/// `step as f64` (rounded to nearest above 2^53, as `as` does), by [`small_to_f64`]
+/// below 2^52: the conversion every `value(step)` starts with.
+#[inline]
+pub(crate) fn step_to_f64(step: u64) -> f64 {
+    if step < 1 << 52 {
+        small_to_f64(step)
+    } else {
+        step as f64
+    }
+}
+
 /// The largest integer exponent [`pow_int`] handles by squaring; beyond it `powf`.
 const SQUARINGS: u32 = 6;
 
@@ -108,6 +132,9 @@ const SQUARINGS: u32 = 6;
 /// ones go to `powf`.
 #[inline]
 pub(crate) fn pow_int(base: f64, n: u64) -> f64 {
+    if let Some(power) = pow_two_int(base, n) {
+        return power;
+    }
     if n >> SQUARINGS != 0 {
         return base.powf(n as f64);
     }
@@ -119,6 +146,24 @@ pub(crate) fn pow_int(base: f64, n: u64) -> f64 {
         square *= square;
     }
     result
+}
+
+/// `base^n` when `base` is a positive power of two `2^e` and `2^(e n)` is a normal
+/// number: made from the exponent bits, so exact (as `powi` and `powf` are there) and
+/// without a chain of products (PyTorch's `triangular2` halves the amplitude every
+/// cycle; halving staircases are common). `None` otherwise.
+#[inline]
+fn pow_two_int(base: f64, n: u64) -> Option<f64> {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    let bits = base.to_bits();
+    let field = (bits >> 52) as i64; // the sign bit, if set, makes it > 2046
+    if bits & MANTISSA != 0 || !(1..=2046).contains(&field) || n > 1 << 12 {
+        return None;
+    }
+    let power = (field - 1023) * n as i64;
+    (-1022..=1023)
+        .contains(&power)
+        .then(|| f64::from_bits(((power + 1023) as u64) << 52))
 }
 
 /// `base^x` for `x >= 0` (NaN and negative `x` give `base^0 = 1`), where `ln_base()`
@@ -133,9 +178,16 @@ pub(crate) fn pow_real(base: f64, x: f64, ln_base: impl FnOnce() -> f64) -> f64 
     if x.is_nan() || x <= 0.0 {
         return 1.0;
     }
-    let n = x as u64;
-    if n < 1 << SQUARINGS && n as f64 == x {
-        return pow_int(base, n);
+    // An integer `x` below 2^52 converts exactly both ways (through i64 and the mantissa,
+    // the cheap conversions); larger ones take the `exp` path.
+    let n = x as i64 as u64;
+    if x < TWO_52 && small_to_f64(n) == x {
+        if let Some(power) = pow_two_int(base, n) {
+            return power;
+        }
+        if n < 1 << SQUARINGS {
+            return pow_int(base, n);
+        }
     }
     (x * ln_base()).exp()
 }
@@ -217,6 +269,46 @@ mod tests {
     }
 
     #[test]
+    fn small_integers_convert_exactly() {
+        for x in [0u64, 1, 2, 7919, 1 << 40, (1 << 52) - 1] {
+            assert_eq!(small_to_f64(x), x as f64);
+        }
+        for x in [0u64, 1 << 52, (1 << 53) + 1, u64::MAX - 1, u64::MAX] {
+            assert_eq!(step_to_f64(x), x as f64);
+        }
+    }
+
+    #[test]
+    fn powers_of_two_from_the_exponent_bits() {
+        for base in [0.5, 2.0, 0.25, 1.0, 1024.0, 2f64.powi(-1022)] {
+            for n in [
+                0u64,
+                1,
+                2,
+                7,
+                63,
+                64,
+                100,
+                1074,
+                1075,
+                2000,
+                4096,
+                4097,
+                u64::MAX,
+            ] {
+                let want = base.powf(n as f64);
+                assert_eq!(pow_int(base, n).to_bits(), want.to_bits(), "{base}^{n}");
+            }
+        }
+        // Not powers of two, or negative: the general path.
+        assert_eq!(pow_two_int(0.75, 3), None);
+        assert_eq!(pow_two_int(-0.5, 3), None);
+        assert_eq!(pow_two_int(f64::INFINITY, 3), None);
+        assert_eq!(pow_two_int(0.0, 3), None);
+        assert_eq!(pow_int(-0.5, 3), -0.125);
+    }
+
+    #[test]
     fn compares_and_prints_as_the_number() {
         assert_eq!(WithLn::new(2.0), WithLn::new(2.0));
         assert_ne!(WithLn::new(2.0), WithLn::new(3.0));
@@ -265,6 +357,13 @@ mod tests {
             let got = WithLn::new(base).pow(x);
             let rel = ((got - want) / want).abs();
             prop_assert!(rel <= 1e-13 || want == 0.0 || !want.is_normal(), "{got} vs {want}");
+        }
+
+        #[test]
+        fn pow_real_of_two_powers_is_exact(e in -8i32..8, n in 0u32..3000) {
+            let base = 2f64.powi(e);
+            let x = f64::from(n);
+            prop_assert_eq!(WithLn::new(base).pow(x).to_bits(), base.powf(x).to_bits());
         }
     }
 }

@@ -71,8 +71,10 @@ pub trait Schedule: fmt::Debug + Send + Sync {
 /// ```
 #[inline]
 pub fn floor_step(t: f64) -> u64 {
-    // `as` saturates and maps NaN to 0.
-    t.floor() as u64
+    // `as` truncates, which is the floor at `t >= 0`, saturates, and maps negative and NaN
+    // times to 0 (the floor of `t` in (-1, 0) would be -1, which saturates to 0 as well),
+    // so no call to `floor` is needed.
+    t as u64
 }
 
 /// A plain number is a constant schedule.

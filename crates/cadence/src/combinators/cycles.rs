@@ -221,7 +221,7 @@ impl<S: Schedule> Validate for Cycles<S> {
 impl<S: Schedule> Schedule for Cycles<S> {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]

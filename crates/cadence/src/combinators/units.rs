@@ -87,7 +87,7 @@ impl<S: Schedule> Validate for PerEpoch<S> {
 impl<S: Schedule> Schedule for PerEpoch<S> {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]
@@ -184,7 +184,7 @@ impl<S: Schedule> Validate for OnFraction<S> {
 impl<S: Schedule> Schedule for OnFraction<S> {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]
@@ -300,7 +300,7 @@ mod tests {
         struct Continuous;
         impl Schedule for Continuous {
             fn value(&self, step: u64) -> f64 {
-                self.value_at(step as f64)
+                self.value_at(crate::fastmath::step_to_f64(step))
             }
             fn value_at(&self, t: f64) -> f64 {
                 let t = t % 2.0;

@@ -214,7 +214,7 @@ impl<S: Schedule> Schedule for Warmup<S> {
     #[inline]
     fn value(&self, step: u64) -> f64 {
         if step < self.steps {
-            return self.ramp(step as f64);
+            return self.ramp(crate::fastmath::step_to_f64(step));
         }
         match self.mode {
             WarmupMode::Prefix => self.schedule.value(step - self.steps),

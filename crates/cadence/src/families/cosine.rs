@@ -233,9 +233,9 @@ impl Schedule for Cosine {
                     Some(period) => step % period,
                     None => step,
                 };
-                self.at(phase as f64)
+                self.at(crate::fastmath::step_to_f64(phase))
             }
-            _ => self.at(step as f64),
+            _ => self.at(crate::fastmath::step_to_f64(step)),
         }
     }
 

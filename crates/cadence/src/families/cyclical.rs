@@ -1,8 +1,9 @@
 //! Cyclical learning rates (CLR): triangles between two levels with a scaled amplitude.
 
 use super::piecewise_interpolate::{check_path, path_value};
+use crate::derived::Derived;
 use crate::error::{Error, check};
-use crate::fastmath::pow_real;
+use crate::fastmath::{pow_real, small_to_f64};
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::shape::Anneal;
 use crate::spec::Validate;
@@ -61,7 +62,7 @@ use crate::spec::Validate;
 /// # References
 /// L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017
 /// (arXiv:1506.01186); `torch.optim.lr_scheduler.CyclicLR`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Cyclical {
@@ -73,6 +74,9 @@ pub struct Cyclical {
     amplitude: Amplitude,
     #[cfg_attr(feature = "serde", serde(default))]
     anneal: Anneal,
+    /// `ln(gamma)` of a geometric amplitude, so that `gamma^x` costs one `exp`.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    ln_gamma: Derived<f64>,
 }
 
 /// How the height of each [`Cyclical`] cycle scales; a serialisable stand-in for
@@ -156,6 +160,21 @@ impl Amplitude {
     /// ```
     #[inline]
     pub fn factor(&self, cycle: f64, t: f64) -> f64 {
+        self.factor_given_ln(cycle, t, || self.factor_ln())
+    }
+
+    /// `ln(gamma)` of a geometric amplitude (0 for the others, which use no power).
+    fn factor_ln(&self) -> f64 {
+        match *self {
+            Amplitude::Geometric { gamma, .. } => gamma.ln(),
+            _ => 0.0,
+        }
+    }
+
+    /// [`Self::factor`] where `gamma_ln()` returns `gamma.ln()` of a geometric amplitude
+    /// (called only where a power needs it).
+    #[inline]
+    fn factor_given_ln(&self, cycle: f64, t: f64, gamma_ln: impl FnOnce() -> f64) -> f64 {
         let x = |clock: AmplitudeClock| match clock {
             AmplitudeClock::Cycle => cycle,
             AmplitudeClock::Step => t,
@@ -163,7 +182,7 @@ impl Amplitude {
         match *self {
             Amplitude::Constant => 1.0,
             Amplitude::Geometric { gamma, clock } => {
-                finite_or_saturate(pow_real(gamma, x(clock), || gamma.ln()))
+                finite_or_saturate(pow_real(gamma, x(clock), gamma_ln))
             }
             Amplitude::Path {
                 shape,
@@ -219,11 +238,15 @@ impl Cyclical {
             step_size_down,
             amplitude: Amplitude::Constant,
             anneal: Anneal::Linear,
+            ln_gamma: Derived::default(),
         }
         .validated()
     }
 
-    fn validated(self) -> Result<Self, Error> {
+    /// Checks the parameters and derives `ln(gamma)` anew (a builder's `..self` carries
+    /// the old amplitude's along).
+    fn validated(mut self) -> Result<Self, Error> {
+        self.ln_gamma.reset();
         self.validate()?;
         Ok(self)
     }
@@ -288,7 +311,7 @@ impl Cyclical {
         Cyclical {
             init: max_momentum,
             peak: base_momentum,
-            ..*self
+            ..self.clone()
         }
         .validated()
     }
@@ -296,7 +319,12 @@ impl Cyclical {
     /// The value `u` steps into the 0-based `cycle`, at absolute time `t`.
     #[inline]
     fn in_cycle(&self, cycle: f64, u: f64, t: f64) -> f64 {
-        let a = self.amplitude.factor(cycle, t);
+        let a = self
+            .amplitude
+            .factor_given_ln(cycle, t, || match self.ln_gamma.get() {
+                Some(&ln) => ln,
+                None => self.amplitude.factor_ln(),
+            });
         let top = finite_or_saturate(self.init + (self.peak - self.init) * a);
         let up = self.step_size_up as f64;
         let knots = [
@@ -318,7 +346,9 @@ impl Validate for Cyclical {
         // half-cycle needs both ends of one sign, which the endpoints decide.
         check_path("anneal", &[(0.0, self.init), (1.0, self.peak)], |_| {
             self.anneal
-        })
+        })?;
+        self.ln_gamma.fill(|| self.amplitude.factor_ln());
+        Ok(())
     }
 }
 
@@ -326,13 +356,15 @@ impl Schedule for Cyclical {
     #[inline]
     fn value(&self, step: u64) -> f64 {
         let length = self.step_size_up.saturating_add(self.step_size_down);
-        // Below 2^52 a float quotient floors exactly (rounding up across an integer needs
-        // cycle * length > 2^53) and costs far less than a u64 division.
-        let cycle = if step < 1 << 52 {
-            (step as f64 / length as f64) as u64
-        } else {
-            step / length
-        };
+        if step < 1 << 52 && length < 1 << 52 {
+            // Below 2^52 a float quotient floors exactly (rounding up across an integer
+            // needs cycle * length > 2^53) and costs far less than a u64 division.
+            let t = small_to_f64(step);
+            let cycle = (t / small_to_f64(length)) as i64 as u64; // i64's is one instruction
+            let u = step - cycle * length;
+            return self.in_cycle(small_to_f64(cycle), small_to_f64(u), t);
+        }
+        let cycle = step / length;
         let u = step - cycle * length;
         self.in_cycle(cycle as f64, u as f64, step as f64)
     }
@@ -451,14 +483,14 @@ mod tests {
         ));
         let s = Cyclical::new(0.0, 1.0, 1, 1).unwrap();
         assert!(matches!(
-            s.with_amplitude(Amplitude::Geometric {
+            s.clone().with_amplitude(Amplitude::Geometric {
                 gamma: 0.0,
                 clock: AmplitudeClock::Cycle
             }),
             Err(Error::InvalidParameter { name: "gamma", .. })
         ));
         assert!(matches!(
-            s.with_amplitude(Amplitude::Path {
+            s.clone().with_amplitude(Amplitude::Path {
                 shape: Anneal::Linear,
                 end: 0.0,
                 length: 0,
@@ -466,7 +498,7 @@ mod tests {
             }),
             Err(Error::InvalidParameter { name: "length", .. })
         ));
-        assert!(s.with_anneal(Anneal::Exponential).is_err());
+        assert!(s.clone().with_anneal(Anneal::Exponential).is_err());
         assert!(s.momentum(0.9, f64::NAN).is_err());
     }
 

@@ -211,7 +211,9 @@ impl Validate for Exponential {
 impl Schedule for Exponential {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.at(step.saturating_sub(self.begin) as f64)
+        self.at(crate::fastmath::step_to_f64(
+            step.saturating_sub(self.begin),
+        ))
     }
 
     #[inline]

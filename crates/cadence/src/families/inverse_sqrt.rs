@@ -85,7 +85,7 @@ impl Validate for InverseSqrt {
 impl Schedule for InverseSqrt {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]

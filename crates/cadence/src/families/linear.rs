@@ -76,7 +76,7 @@ impl Schedule for Linear {
         if step >= self.steps {
             return self.end;
         }
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]

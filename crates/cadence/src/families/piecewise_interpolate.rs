@@ -282,7 +282,7 @@ impl Validate for PiecewiseInterpolate {
 impl Schedule for PiecewiseInterpolate {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]

@@ -160,7 +160,7 @@ impl Schedule for Polynomial {
     #[inline]
     fn value(&self, step: u64) -> f64 {
         let c = step.saturating_sub(self.begin).min(self.decay_steps);
-        self.at(c as f64)
+        self.at(crate::fastmath::step_to_f64(c))
     }
 
     #[inline]

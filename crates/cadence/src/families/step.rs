@@ -116,13 +116,16 @@ impl Schedule for Step {
             // Below 2^52 the float quotient never rounds up across an integer (that needs
             // k * step_size > 2^53), and a float division is cheaper than a u64 one.
             let k = if step < 1 << 52 {
-                (step as f64 / self.step_size).floor()
+                // The quotient is >= 0: truncation (through i64, one instruction) floors.
+                crate::fastmath::small_to_f64(
+                    (crate::fastmath::step_to_f64(step) / self.step_size) as i64 as u64,
+                )
             } else {
                 (step / self.step_size as u64) as f64
             };
             return self.scaled(k);
         }
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]

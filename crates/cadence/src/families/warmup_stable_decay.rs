@@ -287,7 +287,7 @@ impl Validate for WarmupStableDecay {
 impl Schedule for WarmupStableDecay {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        self.value_at(step as f64)
+        self.value_at(crate::fastmath::step_to_f64(step))
     }
 
     #[inline]
