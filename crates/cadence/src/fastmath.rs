@@ -98,7 +98,7 @@ pub(crate) fn log2_estimate(x: f64) -> f64 {
 }
 
 /// `2^52`, from where on every `f64` is an integer.
-const TWO_52: f64 = (1u64 << 52) as f64;
+pub(crate) const TWO_52: f64 = (1u64 << 52) as f64;
 
 /// `x as f64` for `x < 2^52`, exactly, by placing `x` in the mantissa of `2^52` and
 /// subtracting `2^52`: an integer move and one subtraction, where `u64`'s conversion takes

@@ -3,7 +3,7 @@
 use super::piecewise_interpolate::check_path;
 use crate::derived::Derived;
 use crate::error::{Error, check};
-use crate::fastmath::{WithLn, log2_estimate, pow_int};
+use crate::fastmath::{TWO_52, WithLn, log2_estimate, pow_int, small_to_f64};
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::shape::Anneal;
 use crate::spec::Validate;
@@ -240,10 +240,40 @@ impl CosineRestarts {
     /// [`locate_cycle`] elsewhere (the same cycle either way).
     #[inline]
     fn cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+        if self.period_mult.get() == 1.0 {
+            return self.equal_cycle(t);
+        }
         match self.table.get().and_then(|table| table.locate(t)) {
             Some(found) => Some(found),
             None => self.solve_cycle(t),
         }
+    }
+
+    /// [`Self::cycle`] for equal periods (`m = 1`): one division, settled against the
+    /// exact starts `p0 k` as [`locate_cycle`] settles it.
+    #[inline]
+    fn equal_cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+        let p0 = self.first_period;
+        let quotient = t / p0;
+        if !(quotient < TWO_52) {
+            return self.solve_cycle(t);
+        }
+        // quotient >= 0: truncation (through i64, one instruction) floors.
+        let mut k = small_to_f64(quotient as i64 as u64);
+        if k > 0.0 && p0 * k > t {
+            k -= 1.0;
+        } else if p0 * (k + 1.0) <= t {
+            k += 1.0;
+        }
+        if self.cycles.is_some_and(|n| k >= n as f64) {
+            return None;
+        }
+        let peak_factor = if self.peak_decay == 1.0 {
+            1.0
+        } else {
+            pow_k(self.peak_decay, k)
+        };
+        Some((k, t - p0 * k, p0, peak_factor))
     }
 
     /// [`Self::cycle`] by [`locate_cycle`]: for `m = 1` and where the table ends (kept out
@@ -266,8 +296,9 @@ struct TableRow {
 }
 
 /// The cycles of a geometric restart schedule computed once, so that an evaluation looks
-/// its cycle up (an estimate from a cheap logarithm, settled against two stored starts)
-/// instead of solving for it with powers and divisions.
+/// its cycle up (from the bits of `1 + t (m - 1) / p0`, or an estimate from a cheap
+/// logarithm, settled against the stored starts) instead of solving for it with powers
+/// and divisions.
 ///
 /// A [`Derived`] value: validation builds it. Where it is empty or does not cover a time
 /// (past its last row, or a period multiplier of exactly 1, whose cycles need no table),
@@ -292,7 +323,19 @@ struct Table {
     m: f64,
     /// Cycles `0..n` and a sentinel row `n` whose start ends the table's coverage.
     rows: Box<[TableRow]>,
+    /// For `m >= 17/16`: `buckets[i]` is a cycle at or before every time whose
+    /// `x = 1 + t (m - 1) / p0` has its top 16 bits (sign, exponent, 4 mantissa bits)
+    /// equal to those of 1.0 plus `i`. A sixteenth of an octave of `x` holds at most
+    /// one restart, so the cycle is at most a step or two from the bucket's: a shift and
+    /// a load instead of a logarithm. Empty where it does not apply or would be large.
+    buckets: Box<[u16]>,
 }
+
+/// The top 16 bits of 1.0.
+const BUCKET_ONE: usize = 0x3FF0;
+
+/// Most buckets a table keeps (64 octaves of `x`).
+const MAX_BUCKETS: usize = 64 * 16;
 
 /// Most rows a table keeps: multipliers near 1 have many short-lived cycles, and the
 /// ones past this many are solved for.
@@ -341,8 +384,29 @@ impl CycleTable {
                     break;
                 }
             }
+            let slope = (m - 1.0) / p0;
+            let buckets = if m >= 17.0 / 16.0 {
+                let top = 1.0 + rows[rows.len() - 1].start * slope;
+                let count = ((top.to_bits() >> 48) as usize + 1).saturating_sub(BUCKET_ONE);
+                if count <= MAX_BUCKETS {
+                    (0..count)
+                        .map(|i| {
+                            let edge = f64::from_bits(((BUCKET_ONE + i) as u64) << 48);
+                            let t = (edge - 1.0) / slope;
+                            // The cycle containing the edge, one earlier against rounding.
+                            let k = rows.partition_point(|row| row.start <= t);
+                            k.saturating_sub(2) as u16
+                        })
+                        .collect()
+                } else {
+                    Box::default()
+                }
+            } else {
+                Box::default()
+            };
             Table {
-                slope: (m - 1.0) / p0,
+                buckets,
+                slope,
                 inv_log2_m: std::f64::consts::LN_2 / ln_m,
                 coarse_log: (m - 1.0).abs() >= 1.0 / 16.0,
                 shrinking: m < 1.0,
@@ -373,19 +437,42 @@ impl Table {
             }
         }
         let x = 1.0 + t * self.slope;
+        let bucket = ((x.to_bits() >> 48) as usize).wrapping_sub(BUCKET_ONE);
+        if let Some(&first) = self.buckets.get(bucket) {
+            let mut k = usize::from(first);
+            // k + 1 <= last: t lies before the sentinel's start.
+            while rows[k + 1].start <= t {
+                k += 1;
+            }
+            if rows[k].start <= t {
+                let row = rows[k];
+                return Some((
+                    small_to_f64(k as u64),
+                    t - row.start,
+                    row.period,
+                    row.peak_factor,
+                ));
+            }
+        }
         let estimate = if self.coarse_log {
             log2_estimate(x)
         } else {
             x.log2()
         } * self.inv_log2_m;
-        // A saturating cast: NaN and negatives give 0; then within the table.
-        let mut k = (estimate as usize).min(last - 1);
+        // Saturating casts (i64's is one instruction): NaN and negatives give 0; then
+        // within the table.
+        let mut k = (estimate as i64).clamp(0, last as i64 - 1) as usize;
         if !(rows[k].start <= t && t < rows[k + 1].start) {
             // The estimate is off (by one, near a restart): search the sorted starts.
             k = rows.partition_point(|row| row.start <= t).clamp(1, last) - 1;
         }
         let row = rows[k];
-        Some((k as f64, t - row.start, row.period, row.peak_factor))
+        Some((
+            small_to_f64(k as u64),
+            t - row.start,
+            row.period,
+            row.peak_factor,
+        ))
     }
 }
 
@@ -786,6 +873,26 @@ mod tests {
                     let solved = locate_cycle(p0, WithLn::new(m), cycles, x).map(|(k, u, p)| (k, u, p, pow_k(decay, k)));
                     prop_assert_eq!(s.cycle(x), solved, "x = {}", x);
                 }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn equal_periods_find_the_cycle_locate_cycle_solves_for(
+            p0 in prop_oneof![0.5..5_000.0f64, (1u32..1000).prop_map(f64::from)],
+            decay in prop_oneof![Just(1.0), 0.0..1.5f64],
+            cycles in proptest::option::of(1u64..40),
+            k in 0u64..100_000,
+            t in prop_oneof![0.0..1e7f64, any::<u64>().prop_map(|t| t as f64)],
+        ) {
+            let mut s = CosineRestarts::new(1.0, 0.0, p0).unwrap().with_peak_decay(decay).unwrap();
+            if let Some(n) = cycles { s = s.with_cycles(n).unwrap(); }
+            let restart = p0 * k as f64;
+            let before = f64::from_bits(restart.to_bits().saturating_sub(1));
+            for x in [t, restart, before] {
+                let solved = locate_cycle(p0, WithLn::new(1.0), cycles, x).map(|(k, u, p)| (k, u, p, pow_k(decay, k)));
+                prop_assert_eq!(s.cycle(x), solved, "x = {}", x);
             }
         }
     }
