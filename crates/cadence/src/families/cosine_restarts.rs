@@ -255,7 +255,7 @@ impl CosineRestarts {
     fn equal_cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
         let p0 = self.first_period;
         let quotient = t / p0;
-        if !(quotient < TWO_52) {
+        if quotient.is_nan() || quotient >= TWO_52 {
             return self.solve_cycle(t);
         }
         // quotient >= 0: truncation (through i64, one instruction) floors.
