@@ -1,6 +1,8 @@
 //! Multiplicative noise on a schedule, deterministic per step.
 
+use crate::derived::Derived;
 use crate::error::{Error, check};
+use crate::fastmath::small_to_f64;
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::spec::Validate;
 
@@ -65,6 +67,9 @@ pub struct Noise<S> {
     start: u64,
     #[cfg_attr(feature = "serde", serde(default))]
     stop: Option<u64>,
+    /// The seed's stream, derived once.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    stream: Derived<u64>,
 }
 
 /// The distribution of a [`Noise`] factor.
@@ -113,31 +118,45 @@ const WY_MIX: u64 = 0xe703_7ed1_a0b4_28db;
 /// Draws per step a stream reserves (two per attempt, 64 attempts).
 const DRAWS_PER_STEP: u64 = 128;
 
-/// Draw `j < 128` of `step` under `seed`: 64 random bits.
+/// Draw `j < 128` of `step` in the stream [`stream_of`] a seed: 64 random bits.
 ///
-/// Counter-based wyrand: the stream `mix64(seed)` read at position
+/// Counter-based wyrand: the stream read at position
 /// `128 step + j + 1`, i.e. `mum(s ^ WY_MIX, s)` with `s = stream + position * WY_STEP`
 /// (`mum` folds the 128-bit product). One multiplication on the step's path, where
-/// chaining splitmix64 three times cost three; the seed's mix does not depend on the
-/// step. Positions wrap past step `2^57`, where streams repeat.
+/// chaining splitmix64 three times cost three. Positions wrap past step `2^57`, where
+/// streams repeat.
 #[inline]
-fn draw_bits(seed: u64, step: u64, j: u64) -> u64 {
+fn draw_bits(stream: u64, step: u64, j: u64) -> u64 {
     let position = step
         .wrapping_mul(DRAWS_PER_STEP)
         .wrapping_add(j)
         .wrapping_add(1);
-    let s = mix64(seed).wrapping_add(position.wrapping_mul(WY_STEP));
+    let s = stream.wrapping_add(position.wrapping_mul(WY_STEP));
     let product = u128::from(s ^ WY_MIX) * u128::from(s);
     (product >> 64) as u64 ^ product as u64
 }
 
-/// `2^-53`: the spacing of 53-bit uniforms.
-const UNIT: f64 = 1.0 / (1u64 << 53) as f64;
-
-/// Draw `j` of `step` under `seed`, uniform in `[0, 1)` with 53 bits.
+/// The stream of a seed: its splitmix64 mix, so that nearby seeds give unrelated streams
+/// (a [`Noise`] derives it once).
 #[inline]
-fn uniform(seed: u64, step: u64, j: u64) -> f64 {
-    (draw_bits(seed, step, j) >> 11) as f64 * UNIT
+fn stream_of(seed: u64) -> u64 {
+    mix64(seed)
+}
+
+/// `2^-52`: the spacing of 52-bit uniforms.
+const UNIT: f64 = 1.0 / (1u64 << 52) as f64;
+
+/// The top 52 bits of draw `j`, as a float in `[0, 2^52)` (exact, by the cheap
+/// conversion).
+#[inline]
+fn draw_52(stream: u64, step: u64, j: u64) -> f64 {
+    small_to_f64(draw_bits(stream, step, j) >> 12)
+}
+
+/// Draw `j` of `step`, uniform in `[0, 1)` with 52 bits.
+#[inline]
+fn uniform(stream: u64, step: u64, j: u64) -> f64 {
+    draw_52(stream, step, j) * UNIT
 }
 
 /// Draw `j` of the normal truncated to `(-clip, clip)`, or `None` if rejected.
@@ -145,11 +164,11 @@ fn uniform(seed: u64, step: u64, j: u64) -> f64 {
 /// Rejection sampling from the proposal that accepts at least 60% of draws: the normal
 /// itself (Box-Muller) when `clip >= std`, a uniform on `[-clip, clip)` otherwise.
 #[inline]
-fn normal_draw(std: f64, clip: f64, seed: u64, step: u64, j: u64) -> Option<f64> {
-    let bits = draw_bits(seed, step, 2 * j) >> 11;
-    let u2 = uniform(seed, step, 2 * j + 1);
+fn normal_draw(std: f64, clip: f64, stream: u64, step: u64, j: u64) -> Option<f64> {
+    let bits = draw_52(stream, step, 2 * j);
+    let u2 = uniform(stream, step, 2 * j + 1);
     let n = if clip >= std {
-        let u1 = bits as f64 * UNIT;
+        let u1 = bits * UNIT;
         let radius = (-2.0 * (1.0 - u1).ln()).sqrt(); // 1 - u1 in (0, 1]
         // cos(2 pi u2), folded onto [0, pi] where `cos_pi` applies (`2 - f` is exact).
         let f = 2.0 * u2;
@@ -157,7 +176,7 @@ fn normal_draw(std: f64, clip: f64, seed: u64, step: u64, j: u64) -> Option<f64>
         std * radius * cos
     } else {
         // n = clip (2 u1 - 1) on [-clip, clip), one product from the bits.
-        let n = bits as f64 * (clip * 2.0 * UNIT) - clip;
+        let n = bits * (clip * 2.0 * UNIT) - clip;
         // Accept with probability exp(-x), x = n^2 / (2 std^2) <= 1/2. The squeeze
         // exp(-x) >= 1 - x settles most draws without `exp`, and the same ones either way.
         let x = n * n * (0.5 / (std * std));
@@ -173,9 +192,9 @@ fn normal_draw(std: f64, clip: f64, seed: u64, step: u64, j: u64) -> Option<f64>
 /// a loop around the first draw makes the common case an order of magnitude slower.
 #[cold]
 #[inline(never)]
-fn normal_retry(std: f64, clip: f64, seed: u64, step: u64) -> f64 {
+fn normal_retry(std: f64, clip: f64, stream: u64, step: u64) -> f64 {
     (1..64)
-        .find_map(|j| normal_draw(std, clip, seed, step, j))
+        .find_map(|j| normal_draw(std, clip, stream, step, j))
         .unwrap_or(0.0)
 }
 
@@ -192,11 +211,17 @@ impl NoiseKind {
     /// assert_eq!(k.sample(1, 10), k.sample(1, 10));
     /// ```
     pub fn sample(&self, seed: u64, step: u64) -> f64 {
+        self.sample_stream(stream_of(seed), step)
+    }
+
+    /// [`Self::sample`] from the seed's stream.
+    #[inline]
+    fn sample_stream(&self, stream: u64, step: u64) -> f64 {
         match *self {
-            NoiseKind::Uniform { pct } => pct * (2.0 * uniform(seed, step, 0) - 1.0),
-            NoiseKind::Normal { std, clip } => match normal_draw(std, clip, seed, step, 0) {
+            NoiseKind::Uniform { pct } => pct * (2.0 * uniform(stream, step, 0) - 1.0),
+            NoiseKind::Normal { std, clip } => match normal_draw(std, clip, stream, step, 0) {
                 Some(n) => n,
-                None => normal_retry(std, clip, seed, step),
+                None => normal_retry(std, clip, stream, step),
             },
         }
     }
@@ -239,6 +264,7 @@ impl<S: Schedule> Noise<S> {
             kind,
             start: 0,
             stop: None,
+            stream: Derived::default(),
         };
         s.validate()?;
         Ok(s)
@@ -276,7 +302,11 @@ impl<S: Schedule> Noise<S> {
         if step < self.start || self.stop.is_some_and(|stop| step >= stop) {
             1.0
         } else {
-            1.0 + self.kind.sample(self.seed, step)
+            let stream = match self.stream.get() {
+                Some(&stream) => stream,
+                None => stream_of(self.seed),
+            };
+            1.0 + self.kind.sample_stream(stream, step)
         }
     }
 }
@@ -293,6 +323,9 @@ impl<S> Validate for Noise<S> {
                 format!("must be > start = {}", self.start),
             ));
         }
+        // The seed never changes after construction (builders keep it), so a stream
+        // derived once stays right.
+        self.stream.fill(|| stream_of(self.seed));
         Ok(())
     }
 }
@@ -340,7 +373,8 @@ mod tests {
         // (1 / sqrt(n) = 0.0022).
         let n = 200_000u64;
         for seed in [0u64, 1, 42, u64::MAX] {
-            let u: Vec<f64> = (0..n).map(|t| uniform(seed, t, 0)).collect();
+            let stream = stream_of(seed);
+            let u: Vec<f64> = (0..n).map(|t| uniform(stream, t, 0)).collect();
             let mut bins = [0u32; 64];
             for &x in &u {
                 bins[(x * 64.0) as usize] += 1;
@@ -365,11 +399,11 @@ mod tests {
             };
             let lag1 = corr(&u[..u.len() - 1], &u[1..]);
             assert!(lag1.abs() < 0.011, "seed {seed}: lag-1 {lag1}");
-            let second: Vec<f64> = (0..n).map(|t| uniform(seed, t, 1)).collect();
+            let second: Vec<f64> = (0..n).map(|t| uniform(stream, t, 1)).collect();
             let within = corr(&u, &second);
             assert!(within.abs() < 0.011, "seed {seed}: draws 0 and 1 {within}");
             let other: Vec<f64> = (0..n)
-                .map(|t| uniform(seed.wrapping_add(1), t, 0))
+                .map(|t| uniform(stream_of(seed.wrapping_add(1)), t, 0))
                 .collect();
             let across = corr(&u, &other);
             assert!(across.abs() < 0.011, "seeds {seed} and +1: {across}");
