@@ -192,14 +192,26 @@ pub(crate) fn pow_real(base: f64, x: f64, ln_base: impl FnOnce() -> f64) -> f64 
     (x * ln_base()).exp()
 }
 
-/// `base^y` for any `base >= 0` and a fixed `y > 0` (a schedule's exponent): by
-/// [`pow_int`] when `y` is an integer below 64 (the common `power = 2`, `k_decay = 3`: no
-/// `powf`, and the branch is taken the same way at every step), else `powf`.
+/// `base^y` for any `base >= 0` and a fixed `y > 0` (a schedule's exponent): when `y` is
+/// an integer below 64 (the common `power = 2`, `k_decay = 3`), square-and-multiply over
+/// its bits only, in `powi`'s order (so bit-identical to it): `y` is the schedule's
+/// constant, so the loop's branches go the same way at every step and `base^2` costs one
+/// product. Else `powf`.
 #[inline]
 pub(crate) fn pow_fixed(base: f64, y: f64) -> f64 {
-    let n = y as u64;
+    let mut n = y as u64;
     if n < 1 << SQUARINGS && n as f64 == y {
-        pow_int(base, n)
+        let (mut result, mut square) = (1.0, base);
+        loop {
+            if n & 1 == 1 {
+                result *= square;
+            }
+            n >>= 1;
+            if n == 0 {
+                return result;
+            }
+            square *= square;
+        }
     } else {
         base.powf(y)
     }
@@ -342,6 +354,11 @@ mod tests {
             let want = base.powf(y);
             let got = pow_fixed(base, y);
             prop_assert!((got - want).abs() <= 1e-14 * want.abs(), "{got} vs {want}");
+        }
+
+        #[test]
+        fn pow_fixed_is_powi_at_integers(base in 0.0f64..4.0, n in 0i32..64) {
+            prop_assert_eq!(pow_fixed(base, f64::from(n)).to_bits(), base.powi(n).to_bits());
         }
 
         #[test]
