@@ -42,6 +42,9 @@ fn recipes(c: &mut Criterion<ThreadCpuTime>) {
         .and_then(|s| s.with_warmup(0.0, 100.0))
         .unwrap();
     bench(&mut g, "cosine_restarts", &sgdr);
+    // PyTorch's default T_mult = 1: equal periods.
+    let equal = CosineRestarts::new(0.1, 1e-5, 10_000.0).unwrap();
+    bench(&mut g, "cosine_restarts_equal", &equal);
     let cyclical = Cyclical::new(1e-4, 1e-2, 2_000, 2_000)
         .and_then(|s| {
             s.with_amplitude(Amplitude::Geometric {
@@ -71,6 +74,16 @@ fn recipes(c: &mut Criterion<ThreadCpuTime>) {
     )
     .unwrap();
     bench(&mut g, "noise(one_cycle)", &noise);
+    // The noise factor's own cost: over a constant.
+    let timm_noise = NoiseKind::Normal {
+        std: 1.0,
+        clip: 0.67,
+    };
+    bench(
+        &mut g,
+        "noise(constant)",
+        &Noise::new(0.1, 42, timm_noise).unwrap(),
+    );
     for (name, kind) in [
         (
             "noise_sample_normal_wide",
