@@ -373,11 +373,16 @@ mod tests {
             let want = base.powf(x);
             let got = WithLn::new(base).pow(x);
             let rel = ((got - want) / want).abs();
-            prop_assert!(rel <= 1e-13 || want == 0.0 || !want.is_normal(), "{got} vs {want}");
+            // exp(x ln b) carries the rounding of x ln b, amplified by |x ln b|.
+            let bound = 2.0 * (x * base.ln()).abs().max(1.0) * f64::EPSILON;
+            prop_assert!(rel <= bound || want == 0.0 || !want.is_normal(), "{got} vs {want}: {rel} > {bound}");
         }
 
         #[test]
-        fn pow_real_of_two_powers_is_exact(e in -8i32..8, n in 0u32..3000) {
+        fn pow_real_of_two_powers_is_exact(e in -8i32..8, share in 0.0f64..1.0) {
+            // Exact wherever the power is a normal number (subnormal ones take `exp`):
+            // n up to the largest with |e n| <= 1022.
+            let n = (share * 1022.0 / f64::from(e.unsigned_abs().max(1))) as u32;
             let base = 2f64.powi(e);
             let x = f64::from(n);
             prop_assert_eq!(WithLn::new(base).pow(x).to_bits(), base.powf(x).to_bits());
