@@ -255,45 +255,45 @@ impl Un {
     }
 }
 
-/// `c ** e` for a constant `c` with `0 < c < inf`, `c != 1`; see the module documentation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct PowBase {
-    base: f64,
-    ln: f64,
-    /// `k` where `base == 2^k` exactly (a normal number).
-    two_exp: Option<i64>,
+/// The exponents below which `c ** n` comes from a table (computed by square-and-multiply,
+/// as [`python_pow`] does).
+const TABLED: usize = 64;
+
+/// `c ** e` for a constant `c` with `0 < c < inf`, `c != 1` (see the module
+/// documentation), as an instruction: `None` where `c ** e` keeps the general path.
+fn pow_base(c: f64, powers: &mut Vec<f64>) -> Option<Inst> {
+    if !(c > 0.0 && c < f64::INFINITY) || c == 1.0 {
+        return None;
+    }
+    let bits = c.to_bits();
+    let biased = (bits >> 52) as i32; // the sign bit is 0
+    if bits & ((1 << 52) - 1) == 0 && biased > 0 {
+        return Some(Inst::PowTwo(biased - 1023, c.ln()));
+    }
+    let at = u32::try_from(powers.len()).ok()?;
+    powers.extend((0..TABLED as u64).map(|n| crate::fastmath::pow_int(c, n)));
+    Some(Inst::PowTable(at, c.ln()))
 }
 
-impl PowBase {
-    /// The specialisation for base `c`, or `None` where `c ** e` keeps the general path.
-    fn new(c: f64) -> Option<PowBase> {
-        if !(c > 0.0 && c < f64::INFINITY) || c == 1.0 {
-            return None;
-        }
-        let bits = c.to_bits();
-        let mantissa = bits & ((1 << 52) - 1);
-        let biased = (bits >> 52) as i64; // the sign bit is 0
-        let two_exp = (mantissa == 0 && biased > 0).then_some(biased - 1023);
-        Some(PowBase {
-            base: c,
-            ln: c.ln(),
-            two_exp,
-        })
+/// `2^k ** e`, given `ln = ln 2^k`.
+#[inline]
+fn pow_two(k: i32, ln: f64, e: f64) -> f64 {
+    let n = e as i64;
+    if n as f64 == e {
+        // |k| <= 1022, and beyond |n| = 2^11 the power is 0 or inf anyway.
+        exp2_int(i64::from(k) * n.clamp(-1 << 11, 1 << 11))
+    } else {
+        (e * ln).exp()
     }
+}
 
-    #[inline]
-    fn pow(self, e: f64) -> f64 {
-        let n = e as i64;
-        if n as f64 == e {
-            if let Some(k) = self.two_exp {
-                // |k| <= 1022, and beyond |n| = 2^11 the power is 0 or inf anyway.
-                return exp2_int(k * n.clamp(-1 << 11, 1 << 11));
-            }
-            if (0..64).contains(&n) {
-                return crate::fastmath::pow_int(self.base, n as u64);
-            }
-        }
-        (e * self.ln).exp()
+/// `c ** e` where `table[n] = c ** n` below [`TABLED`] and `ln = ln c`.
+#[inline]
+fn pow_table(table: &[f64], ln: f64, e: f64) -> f64 {
+    let n = e as u64; // 0 for NaN and negative e
+    match table.get(n as usize) {
+        Some(&power) if n as f64 == e => power,
+        _ => (e * ln).exp(),
     }
 }
 
@@ -313,8 +313,11 @@ enum Inst {
     BinConst(Op, f64),
     /// `acc = c op acc`.
     ConstBin(f64, Op),
-    /// `acc = c ** acc`, specialised.
-    PowBase(PowBase),
+    /// `acc = c ** acc` for `c = 2^k`: `PowTwo(k, ln c)`.
+    PowTwo(i32, f64),
+    /// `acc = c ** acc` for another constant base: `PowTable(at, ln c)`, with `c ** n` at
+    /// `powers[at + n]` for `n` below [`TABLED`].
+    PowTable(u32, f64),
     /// The link of a chained comparison `l op acc` with `l` below `acc`: if it holds,
     /// drop `l` and go on with `acc`; else replace both by `0.0` and jump to the end of
     /// the chain.
@@ -366,6 +369,9 @@ enum Inst {
     ConstMax(f64),
 }
 
+// Four instructions to a cache line, 16 bytes loaded per dispatch.
+const _: () = assert!(std::mem::size_of::<Inst>() == 16);
+
 impl Inst {
     /// The instruction of its own for a generic operation with a number, if there is one.
     fn flat(self) -> Inst {
@@ -404,7 +410,9 @@ impl Inst {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Program {
     code: Vec<Inst>,
-    /// Whether a [`PowBase`] specialisation is in the program (results may then differ
+    /// Tables of `c ** n`, for the [`Inst::PowTable`] instructions.
+    powers: Vec<f64>,
+    /// Whether a constant-base power is in the program (results may then differ
     /// from the tree interpreter's in the last bits).
     approximate: bool,
 }
@@ -423,6 +431,7 @@ struct Compiler {
     live: usize,
     max_live: usize,
     specialise_pow: bool,
+    powers: Vec<f64>,
     approximate: bool,
     /// The last jump target: instructions before it may not be fused with later ones.
     target: usize,
@@ -430,13 +439,15 @@ struct Compiler {
 
 impl Program {
     /// Compiles a folded tree ([`Node::fold`](super::Node)); `None` if it needs more than
-    /// [`STACK`] stack slots. `specialise_pow` enables [`PowBase`].
+    /// [`STACK`] stack slots. `specialise_pow` enables the constant-base powers
+    /// ([`Inst::PowTwo`], [`Inst::PowTable`]).
     pub(super) fn compile(root: &Node, specialise_pow: bool) -> Option<Program> {
         let mut c = Compiler {
             code: Vec::new(),
             live: 0,
             max_live: 0,
             specialise_pow,
+            powers: Vec::new(),
             approximate: false,
             target: 0,
         };
@@ -445,6 +456,7 @@ impl Program {
         let fits = c.max_live <= STACK && u32::try_from(c.code.len()).is_ok();
         fits.then_some(Program {
             code: c.code,
+            powers: c.powers,
             approximate: c.approximate,
         })
     }
@@ -460,7 +472,7 @@ impl Program {
         self.code.len()
     }
 
-    /// Whether the program contains a [`PowBase`] specialisation.
+    /// Whether the program contains a constant-base power.
     #[cfg(test)]
     pub(super) fn is_approximate(&self) -> bool {
         self.approximate
@@ -496,7 +508,12 @@ impl Program {
                 }
                 Inst::BinConst(op, c) => acc = op.apply(acc, c),
                 Inst::ConstBin(c, op) => acc = op.apply(c, acc),
-                Inst::PowBase(p) => acc = p.pow(acc),
+                Inst::PowTwo(k, ln) => acc = pow_two(k, ln, acc),
+                Inst::PowTable(at, ln) => {
+                    let at = at as usize;
+                    let table = self.powers.get(at..at + TABLED).unwrap_or_default();
+                    acc = pow_table(table, ln, acc);
+                }
                 Inst::Chain(op, end) => {
                     sp -= 1;
                     if !op.holds(stack[sp], acc) {
@@ -769,10 +786,13 @@ impl Compiler {
                 }
             }
             (Operand::Const(c), Operand::Emitted) => {
-                match PowBase::new(c).filter(|_| op == Op::Pow && self.specialise_pow) {
-                    Some(p) => {
+                let pow = (op == Op::Pow && self.specialise_pow)
+                    .then(|| pow_base(c, &mut self.powers))
+                    .flatten();
+                match pow {
+                    Some(inst) => {
                         self.approximate = true;
-                        self.push(Inst::PowBase(p));
+                        self.push(inst);
                     }
                     None => self.push(Inst::ConstBin(c, op)),
                 }
