@@ -1316,7 +1316,7 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_through_rounding_helpers_at_edges() {
+    fn rounding_helpers_equal_libm_at_edges() {
         for x in [
             0.0,
             -0.0,

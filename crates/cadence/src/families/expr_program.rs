@@ -28,7 +28,7 @@
 //!   `0.95 ** 10_000` (`e ln c` about 513) about 1.2e-13 relative.
 //!
 //! `floor`, `ceil`, `int` (truncation), `round` and floor division avoid libm (a call on a
-//! target without SSE4.1) by converting through `i64` where `|x| < 2^52`; at and beyond
+//! target without SSE4.1) by rounding with `(x + 2^52) - 2^52` where `|x| < 2^52`; at and beyond
 //! `2^52`, at infinities and at NaN every `f64` is already integral, so they return it.
 //! Both are bit-identical to the libm functions, signed zeros included.
 
@@ -43,19 +43,22 @@ pub(super) const STACK: usize = 8;
 /// `2^52`: every `f64` of at least this magnitude is an integer.
 const INTEGRAL: f64 = 4_503_599_627_370_496.0;
 
-/// `x.trunc()` for `|x| < 2^52` (exact through `i64`); the caller restores the sign.
+/// `x` rounded to an integer, ties to even, for `|x| < 2^52`: adding `2^52` (with the sign
+/// of `x`) leaves no bits below the point, so the addition rounds, and the subtraction is
+/// exact. The caller restores the sign of a zero.
 #[inline]
-fn trunc_small(x: f64) -> f64 {
-    x as i64 as f64
+fn round_small(x: f64) -> f64 {
+    let shift = INTEGRAL.copysign(x);
+    (x + shift) - shift
 }
 
 /// `x.floor()`, bit for bit, without a libm call.
 #[inline]
 pub(super) fn floor(x: f64) -> f64 {
     if x.abs() < INTEGRAL {
-        let t = trunc_small(x);
+        let r = round_small(x);
         // floor(x) has the sign of x, also at zero: floor(-0.0) == -0.0.
-        (if t > x { t - 1.0 } else { t }).copysign(x)
+        (if r > x { r - 1.0 } else { r }).copysign(x)
     } else {
         x
     }
@@ -65,9 +68,9 @@ pub(super) fn floor(x: f64) -> f64 {
 #[inline]
 pub(super) fn ceil(x: f64) -> f64 {
     if x.abs() < INTEGRAL {
-        let t = trunc_small(x);
+        let r = round_small(x);
         // ceil(-0.5) == -0.0: the result has the sign of x.
-        (if t < x { t + 1.0 } else { t }).copysign(x)
+        (if r < x { r + 1.0 } else { r }).copysign(x)
     } else {
         x
     }
@@ -77,7 +80,13 @@ pub(super) fn ceil(x: f64) -> f64 {
 #[inline]
 pub(super) fn trunc(x: f64) -> f64 {
     if x.abs() < INTEGRAL {
-        trunc_small(x).copysign(x)
+        let r = round_small(x);
+        (if r.abs() > x.abs() {
+            r - 1.0_f64.copysign(x)
+        } else {
+            r
+        })
+        .copysign(x)
     } else {
         x
     }
@@ -87,15 +96,7 @@ pub(super) fn trunc(x: f64) -> f64 {
 #[inline]
 pub(super) fn round_even(x: f64) -> f64 {
     if x.abs() < INTEGRAL {
-        let n = x as i64;
-        let t = n as f64;
-        let away = (x - t).abs(); // exact below 2^52
-        let r = if away > 0.5 || (away == 0.5 && n & 1 == 1) {
-            t + 1.0_f64.copysign(x)
-        } else {
-            t
-        };
-        r.copysign(x)
+        round_small(x).copysign(x)
     } else {
         x
     }
