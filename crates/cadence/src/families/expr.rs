@@ -592,7 +592,8 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, Error> {
 const BARE_VARIABLES: &[&str] = &["step", "t", "epoch"];
 /// Module prefixes accepted before a function or constant name.
 const MODULES: &[&str] = &["math", "np", "numpy", "torch"];
-/// Nesting limit, so that hostile input cannot overflow the stack.
+/// Nesting limit, so that hostile input cannot overflow the stack. Each operator of a
+/// left-associative chain (`a + b + c`) counts as one level, as it nests the tree.
 const MAX_DEPTH: usize = 200;
 
 struct Parser {
@@ -1092,13 +1093,16 @@ mod tests {
     }
 
     #[test]
-    fn long_flat_chains_do_not_overflow_the_stack() {
-        for op in ["+", "*", "<", "and", "or"] {
-            let src = format!("t{}", format!(" {op} 1").repeat(100_000));
-            if let Ok(e) = Expr::parse(&src) {
-                assert!(e.value(3).is_finite());
-            }
+    fn long_flat_chains_are_an_error_not_a_crash() {
+        let chain = |op: &str, n: usize| format!("t{}", format!(" {op} 1").repeat(n));
+        for op in ["+", "*", "//", "and", "or"] {
+            let err = Expr::parse(&chain(op, 100_000)).unwrap_err();
+            assert!(err.to_string().contains("nested too deeply"), "{op}: {err}");
+            assert!(Expr::parse(&chain(op, 150)).unwrap().value(3).is_finite());
         }
+        // A chained comparison is a list, not a nesting: any length evaluates.
+        assert_eq!(Expr::parse(&chain("<=", 100_000)).unwrap().value(0), 1.0);
+        assert_eq!(Expr::parse(&chain("<=", 100_000)).unwrap().value(3), 0.0);
     }
 
     #[test]

@@ -408,14 +408,11 @@ impl Inst {
 }
 
 /// A compiled expression: run [`Program::eval`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(super) struct Program {
     code: Vec<Inst>,
     /// Tables of `c ** n`, for the [`Inst::PowTable`] instructions.
     powers: Vec<f64>,
-    /// Whether a constant-base power is in the program (results may then differ
-    /// from the tree interpreter's in the last bits).
-    approximate: bool,
 }
 
 /// A compile-time operand: a number (not emitted yet, so it can become an immediate) or
@@ -433,7 +430,6 @@ struct Compiler {
     max_live: usize,
     specialise_pow: bool,
     powers: Vec<f64>,
-    approximate: bool,
     /// The last jump target: instructions before it may not be fused with later ones.
     target: usize,
 }
@@ -449,7 +445,6 @@ impl Program {
             max_live: 0,
             specialise_pow,
             powers: Vec::new(),
-            approximate: false,
             target: 0,
         };
         c.emit(root);
@@ -458,7 +453,6 @@ impl Program {
         fits.then_some(Program {
             code: c.code,
             powers: c.powers,
-            approximate: c.approximate,
         })
     }
 
@@ -473,10 +467,13 @@ impl Program {
         self.code.len()
     }
 
-    /// Whether the program contains a constant-base power.
+    /// Whether the program contains a constant-base power (its results may then differ
+    /// from the tree interpreter's in the last bits).
     #[cfg(test)]
     pub(super) fn is_approximate(&self) -> bool {
-        self.approximate
+        self.code
+            .iter()
+            .any(|inst| matches!(inst, Inst::PowTwo(..) | Inst::PowTable(..)))
     }
 
     /// The value at `x`.
@@ -790,13 +787,7 @@ impl Compiler {
                 let pow = (op == Op::Pow && self.specialise_pow)
                     .then(|| pow_base(c, &mut self.powers))
                     .flatten();
-                match pow {
-                    Some(inst) => {
-                        self.approximate = true;
-                        self.push(inst);
-                    }
-                    None => self.push(Inst::ConstBin(c, op)),
-                }
+                self.push(pow.unwrap_or(Inst::ConstBin(c, op)));
             }
             (Operand::Emitted, Operand::Emitted) => {
                 self.push(Inst::Bin(op));
