@@ -37,7 +37,7 @@ use program::{Op, Program, Un};
 /// finite number (`±f64::MAX` for infinities, `0` for `NaN`) so the schedule stays total.
 ///
 /// Parsing compiles the expression once (constant subexpressions folded) into a flat
-/// program that evaluates without allocating, in about 10-15 ns for a typical lambda. It
+/// program that evaluates without allocating, in about 10 ns for a typical lambda. It
 /// gives the bits a plain interpretation would, except for a constant base to a variable
 /// power (`0.95 ** epoch`): exact at integer exponents below 64 (and at every integer
 /// exponent for a base that is a power of two, as in `0.5 ** (step // 1000)`), elsewhere
