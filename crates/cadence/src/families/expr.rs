@@ -1235,6 +1235,9 @@ mod tests {
         for (src, x) in [
             ("(5 if t < 3 else t) + 1", 1.0),
             ("(5 if t < 3 else t) + 1", 4.0),
+            ("2 if (9 if t < 2 else t) < 5 else 3", 1.0),
+            ("2 if (9 if t < 2 else t) < 5 else 3", 3.0),
+            ("2 if (1 if t < 2 else t) else 3", 0.0),
             ("(t and 2) + 1", 0.0),
             ("(t or 2) * 3", 0.0),
             ("(0 < t < 5) + 1", 7.0),
