@@ -169,6 +169,16 @@ impl Op {
     }
 }
 
+impl Op {
+    /// [`Op::apply`] as a call: the evaluation loop inlines only its instructions of their
+    /// own, so that the generic ones (each a match over every operation) do not crowd its
+    /// registers and code.
+    #[inline(never)]
+    fn apply_outlined(self, a: f64, b: f64) -> f64 {
+        self.apply(a, b)
+    }
+}
+
 impl CmpOp {
     #[inline(always)]
     pub(super) fn holds(self, a: f64, b: f64) -> bool {
@@ -228,6 +238,12 @@ impl Un {
             Func::Int => Un::Int,
             Func::Min | Func::Max | Func::Pow | Func::Float => return None,
         })
+    }
+
+    /// [`Un::apply`] as a call (see [`Op::apply_outlined`]).
+    #[inline(never)]
+    fn apply_outlined(self, a: f64) -> f64 {
+        self.apply(a)
     }
 
     /// The operation on `a` (the tree interpreter calls it too).
@@ -499,13 +515,13 @@ impl Program {
                     sp += 1;
                     acc = x;
                 }
-                Inst::Un(op) => acc = op.apply(acc),
+                Inst::Un(op) => acc = op.apply_outlined(acc),
                 Inst::Bin(op) => {
                     sp -= 1;
-                    acc = op.apply(stack[sp], acc);
+                    acc = op.apply_outlined(stack[sp], acc);
                 }
-                Inst::BinConst(op, c) => acc = op.apply(acc, c),
-                Inst::ConstBin(c, op) => acc = op.apply(c, acc),
+                Inst::BinConst(op, c) => acc = op.apply_outlined(acc, c),
+                Inst::ConstBin(c, op) => acc = op.apply_outlined(c, acc),
                 Inst::PowTwo(k, ln) => acc = pow_two(k, ln, acc),
                 Inst::PowTable(at, ln) => {
                     let at = at as usize;
