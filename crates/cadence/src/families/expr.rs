@@ -1265,7 +1265,7 @@ mod tests {
             ("0.1 * 0.5 ** (step // 1000)", 3),
             ("lambda step: min(1.0, (step + 1) / 1000)", 3),
             ("lambda epoch: 0.95 ** epoch", 2),
-            ("lambda e: 1 - e / 100 if e < 100 else 0.0", 6),
+            ("lambda e: 1 - e / 100 if e < 100 else 0.0", 5),
             ("lambda e: 2 ** 10 * e", 2),
         ] {
             let Compiled::Program(p) = Expr::parse(src).unwrap().compiled else {

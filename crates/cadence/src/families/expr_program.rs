@@ -348,6 +348,9 @@ enum Inst {
     /// Drop `acc`; jump unless `acc op c` holds (a conditional's condition fused with a
     /// comparison to a number).
     IfNotCmpJump(CmpOp, f64, u32),
+    /// Jump unless `x op c` holds (a conditional on the variable against a number:
+    /// `... if step < 1000 else ...`).
+    IfNotVarCmpJump(CmpOp, f64, u32),
     /// Jump.
     Jump(u32),
     // The commonest operations with a number, as instructions of their own so that they
@@ -567,6 +570,11 @@ impl Program {
                         pc = otherwise as usize;
                     }
                 }
+                Inst::IfNotVarCmpJump(op, c, otherwise) => {
+                    if !op.holds(x, c) {
+                        pc = otherwise as usize;
+                    }
+                }
                 Inst::Jump(to) => pc = to as usize,
                 Inst::VarAdd(c) => {
                     stack[sp] = acc;
@@ -647,6 +655,7 @@ impl Compiler {
             | Inst::OrJump(t)
             | Inst::IfNotJump(t)
             | Inst::IfNotCmpJump(_, _, t)
+            | Inst::IfNotVarCmpJump(_, _, t)
             | Inst::Jump(t) => *t = to,
             other => unreachable!("patching {other:?}"),
         }
@@ -728,9 +737,19 @@ impl Compiler {
                 otherwise,
             } => {
                 self.emit(cond);
-                match self.last_fusable() {
-                    Some(last @ &mut Inst::BinConst(Op::Cmp(op), c)) => {
-                        *last = Inst::IfNotCmpJump(op, c, 0);
+                let n = self.code.len();
+                match (
+                    self.last_fusable().copied(),
+                    self.code.get(n.wrapping_sub(2)),
+                ) {
+                    (Some(Inst::BinConst(Op::Cmp(op), c)), Some(Inst::Var))
+                        if self.target < n - 1 =>
+                    {
+                        self.code.truncate(n - 2);
+                        self.push(Inst::IfNotVarCmpJump(op, c, 0));
+                    }
+                    (Some(Inst::BinConst(Op::Cmp(op), c)), _) => {
+                        self.code[n - 1] = Inst::IfNotCmpJump(op, c, 0);
                     }
                     _ => self.push(Inst::IfNotJump(0)),
                 }
