@@ -62,7 +62,7 @@
 //! | 100-piece join, generic / `ScheduleSpec` | 17.5 / 24.5 |
 //! | `constant`, `linear`, `inverse_time`, `inverse_sqrt`, `warmup_stable_decay` | 4.0 – 7.5 |
 //! | `piecewise_constant` (8), `multi_step` (8), `polynomial`, `cosine`, `swa_anneal` | 8.2 – 11.4 |
-//! | `expr` (a Python lambda: warmup `min(1.0, (step + 1) / 1000)`, linear as a conditional, `0.95 ** (epoch / 1000)`, staircase `0.1 * 0.5 ** (step // 1000)`) | 7.8 – 12.2 |
+//! | `expr` (a Python lambda: warmup `min(1.0, (step + 1) / 1000)`, linear as a conditional, `0.95 ** (epoch / 1000)`, staircase `0.1 * 0.5 ** (step // 1000)`) | 7.8 – 14 |
 //! | `exponential` (staircase / continuous), `step`, `one_cycle`, `piecewise_interpolate` (16 knots), `tanh` | 16 – 25 |
 //! | `cosine` with k-decay past its end, `cyclical` (geometric amplitude) | 30 – 32 |
 //! | `noise` over `one_cycle` | 51 |

@@ -6,9 +6,11 @@
 //!
 //! Numbers become operands of the instruction that uses them (`acc * c`, `c - acc`), the
 //! variable is fused with an arithmetic operation on it (`x // c`), a comparison with a
-//! number with the conditional jump that tests it, and the commonest operations with a
-//! number have instructions of their own, so that `0.1 * 0.5 ** (step // 1000)` runs
-//! three instructions and `min(1.0, (step + 1) / 1000)` three.
+//! number (of the variable or of a computed value) with the conditional jump that tests
+//! it, and the commonest operations with a number have instructions of their own, so that
+//! `0.1 * 0.5 ** (step // 1000)` runs three instructions, `min(1.0, (step + 1) / 1000)`
+//! three and `1 - e / 100 if e < 100 else 0.0` four or two. The generic operations are
+//! calls, so the loop stays small.
 //!
 //! Results are bit-identical to the tree interpreter ([`Node::eval`](super::Node)), which
 //! stays the reference and the fallback for the rare expression that needs a deeper stack
