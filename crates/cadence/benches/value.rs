@@ -74,11 +74,19 @@ fn families(c: &mut Criterion<ThreadCpuTime>) {
         k_cosine.with_overrun(Overrun::Continue),
     );
     bench(&mut g, "tanh", Tanh::new(1.0, 0.0, HORIZON).unwrap());
-    bench(
-        &mut g,
-        "expr",
-        Expr::parse("0.1 * 0.5 ** (step // 1000)").unwrap(),
-    );
+    // `Expr`: PyTorch `LambdaLR` lambdas (a staircase, a decay factor to the step, a
+    // warmup, a linear decay written as a conditional).
+    for (name, source) in [
+        ("expr", "0.1 * 0.5 ** (step // 1000)"),
+        ("expr_decay", "lambda epoch: 0.95 ** (epoch / 1000)"),
+        ("expr_warmup", "lambda step: min(1.0, (step + 1) / 1000)"),
+        (
+            "expr_linear_if",
+            "lambda e: 1 - e / 1000000 if e < 1000000 else 0.0",
+        ),
+    ] {
+        bench(&mut g, name, Expr::parse(source).unwrap());
+    }
     g.finish();
 }
 

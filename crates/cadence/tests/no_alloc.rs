@@ -96,7 +96,13 @@ fn every_kind() -> Vec<ScheduleSpec> {
                 .with_overrun(Overrun::Continue),
         ),
         spec(Tanh::new(1.0, 0.0, 100).unwrap()),
-        spec(Expr::parse("lambda e: min(1.0, (e + 1) / 10) * 0.95 ** (e // 7)").unwrap()),
+        spec(
+            Expr::parse(
+                "lambda e: min(1.0, (e + 1) / 10) * 0.95 ** (e // 7) if 0 <= e < 50 or not e \
+                 else max(0.1, 1 - e / 1000) * 0.5 ** (e / 100) + (e % 3 and floor(e / 7))",
+            )
+            .unwrap(),
+        ),
         spec(
             PiecewiseInterpolate::from_scales(1.0, &[(10, 0.5), (50, 0.1)], Anneal::Cosine)
                 .unwrap(),

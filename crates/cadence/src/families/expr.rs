@@ -6,6 +6,10 @@ use crate::error::Error;
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::spec::Validate;
 
+#[path = "expr_program.rs"]
+mod program;
+use program::{Op, Program, Un};
+
 /// A schedule given as an expression of the step, in the subset of Python that
 /// PyTorch users write in `LambdaLR` lambdas.
 ///
@@ -31,6 +35,13 @@ use crate::spec::Validate;
 /// rejected with the column and the reason; nothing is guessed. Arithmetic is in `f64`.
 /// Where Python would raise (division by zero, `sqrt(-1)`), the value is mapped to a
 /// finite number (`±f64::MAX` for infinities, `0` for `NaN`) so the schedule stays total.
+///
+/// Parsing compiles the expression once (constant subexpressions folded) into a flat
+/// program that evaluates without allocating, in about 10 ns for a typical lambda. It
+/// gives the bits a plain interpretation would, except for a constant base to a variable
+/// power (`0.95 ** epoch`): exact at integer exponents below 64 (and at every integer
+/// exponent for a base that is a power of two, as in `0.5 ** (step // 1000)`), elsewhere
+/// `exp(e ln c)`, within a relative `(|e ln c| + 4) * 2^-52` of `pow`.
 ///
 /// # Parameters
 /// - `source`: the expression text.
@@ -62,7 +73,33 @@ use crate::spec::Validate;
 #[derive(Clone)]
 pub struct Expr {
     source: String,
-    root: Node,
+    compiled: Compiled,
+}
+
+/// How an [`Expr`] is evaluated: the compiled program, or (for an expression too deeply
+/// nested for the program's stack) the folded syntax tree.
+#[derive(Clone)]
+enum Compiled {
+    Program(Program),
+    Tree(Node),
+}
+
+impl Compiled {
+    fn new(root: Node) -> Self {
+        let root = root.fold();
+        match Program::compile(&root, true) {
+            Some(program) => Compiled::Program(program),
+            None => Compiled::Tree(root),
+        }
+    }
+
+    #[inline]
+    fn eval(&self, x: f64) -> f64 {
+        match self {
+            Compiled::Program(program) => program.eval(x),
+            Compiled::Tree(root) => root.eval(x),
+        }
+    }
 }
 
 impl fmt::Debug for Expr {
@@ -98,7 +135,7 @@ impl Expr {
         let root = Parser::new(source)?.parse_source()?;
         Ok(Expr {
             source: source.to_owned(),
-            root,
+            compiled: Compiled::new(root),
         })
     }
 
@@ -127,7 +164,10 @@ impl Expr {
     /// # Ok::<(), cadence::Error>(())
     /// ```
     pub fn is_constant(&self) -> bool {
-        !self.root.uses_var()
+        match &self.compiled {
+            Compiled::Program(program) => program.is_constant(),
+            Compiled::Tree(root) => !root.uses_var(),
+        }
     }
 
     /// Evaluates the expression at a real value of its variable, without the finiteness
@@ -144,7 +184,7 @@ impl Expr {
     /// # Ok::<(), cadence::Error>(())
     /// ```
     pub fn eval(&self, x: f64) -> f64 {
-        self.root.eval(x)
+        self.compiled.eval(x)
     }
 }
 
@@ -158,13 +198,13 @@ impl Validate for Expr {
 impl Schedule for Expr {
     #[inline]
     fn value(&self, step: u64) -> f64 {
-        finite_or_saturate(self.root.eval(step as f64))
+        finite_or_saturate(self.compiled.eval(step as f64))
     }
 
     #[inline]
     fn value_at(&self, t: f64) -> f64 {
         let t = if t.is_nan() { 0.0 } else { t.max(0.0) };
-        finite_or_saturate(self.root.eval(t))
+        finite_or_saturate(self.compiled.eval(t))
     }
 }
 
@@ -321,15 +361,6 @@ fn python_pow(a: f64, b: f64) -> f64 {
     }
 }
 
-fn round_half_even(x: f64) -> f64 {
-    let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 {
-        2.0 * (x / 2.0).round()
-    } else {
-        r
-    }
-}
-
 impl Node {
     fn uses_var(&self) -> bool {
         match self {
@@ -347,37 +378,81 @@ impl Node {
         }
     }
 
+    /// The tree with every subtree that does not use the variable replaced by its value
+    /// (computed by [`Node::eval`], so evaluation gives the same bits), and a conditional,
+    /// `and` or `or` whose condition is such a constant replaced by the operand it picks.
+    fn fold(self) -> Node {
+        let num = |n: &Node| match n {
+            Node::Num(v) => Some(*v),
+            _ => None,
+        };
+        let node = match self {
+            Node::Num(_) | Node::Var => return self,
+            Node::Neg(a) => Node::Neg(Box::new(a.fold())),
+            Node::Not(a) => Node::Not(Box::new(a.fold())),
+            Node::Bin(op, a, b) => Node::Bin(op, Box::new(a.fold()), Box::new(b.fold())),
+            Node::Cmp(first, rest) => Node::Cmp(
+                Box::new(first.fold()),
+                rest.into_iter().map(|(op, n)| (op, n.fold())).collect(),
+            ),
+            Node::And(a, b) => match a.fold() {
+                Node::Num(v) if truthy(v) => return b.fold(),
+                Node::Num(v) => return Node::Num(v),
+                a => Node::And(Box::new(a), Box::new(b.fold())),
+            },
+            Node::Or(a, b) => match a.fold() {
+                Node::Num(v) if truthy(v) => return Node::Num(v),
+                Node::Num(_) => return b.fold(),
+                a => Node::Or(Box::new(a), Box::new(b.fold())),
+            },
+            Node::If {
+                cond,
+                then,
+                otherwise,
+            } => match cond.fold() {
+                Node::Num(v) if truthy(v) => return then.fold(),
+                Node::Num(_) => return otherwise.fold(),
+                cond => Node::If {
+                    cond: Box::new(cond),
+                    then: Box::new(then.fold()),
+                    otherwise: Box::new(otherwise.fold()),
+                },
+            },
+            Node::Call(func, args) => Node::Call(func, args.into_iter().map(Node::fold).collect()),
+        };
+        let constant = match &node {
+            Node::Neg(a) | Node::Not(a) => num(a).is_some(),
+            Node::Bin(_, a, b) | Node::And(a, b) | Node::Or(a, b) => {
+                num(a).is_some() && num(b).is_some()
+            }
+            Node::Cmp(first, rest) => {
+                num(first).is_some() && rest.iter().all(|(_, n)| num(n).is_some())
+            }
+            Node::If { .. } => false,
+            Node::Call(_, args) => args.iter().all(|n| num(n).is_some()),
+            Node::Num(_) | Node::Var => unreachable!("returned above"),
+        };
+        if constant {
+            Node::Num(node.eval(0.0))
+        } else {
+            node
+        }
+    }
+
+    /// The value at `x` by walking the tree: the reference for the compiled [`Program`],
+    /// and the evaluator of an expression too deep for it.
     fn eval(&self, x: f64) -> f64 {
         match self {
             Node::Num(v) => *v,
             Node::Var => x,
-            Node::Neg(a) => -a.eval(x),
-            Node::Not(a) => f64::from(u8::from(!truthy(a.eval(x)))),
-            Node::Bin(op, a, b) => {
-                let (a, b) = (a.eval(x), b.eval(x));
-                match op {
-                    BinOp::Add => a + b,
-                    BinOp::Sub => a - b,
-                    BinOp::Mul => a * b,
-                    BinOp::Div => a / b,
-                    BinOp::FloorDiv => (a / b).floor(),
-                    BinOp::Mod => python_mod(a, b),
-                    BinOp::Pow => python_pow(a, b),
-                }
-            }
+            Node::Neg(a) => Un::Neg.apply(a.eval(x)),
+            Node::Not(a) => Un::Not.apply(a.eval(x)),
+            Node::Bin(op, a, b) => Op::from(*op).apply(a.eval(x), b.eval(x)),
             Node::Cmp(first, rest) => {
                 let mut left = first.eval(x);
                 for (op, node) in rest {
                     let right = node.eval(x);
-                    let holds = match op {
-                        CmpOp::Lt => left < right,
-                        CmpOp::Le => left <= right,
-                        CmpOp::Gt => left > right,
-                        CmpOp::Ge => left >= right,
-                        CmpOp::Eq => left == right,
-                        CmpOp::Ne => left != right,
-                    };
-                    if !holds {
+                    if !op.holds(left, right) {
                         return 0.0;
                     }
                     left = right;
@@ -411,23 +486,13 @@ impl Node {
                         .iter()
                         .map(|n| n.eval(x))
                         .fold(f64::NEG_INFINITY, f64::max),
-                    Func::Abs => arg(0).abs(),
-                    Func::Exp => arg(0).exp(),
-                    Func::Log if args.len() == 2 => arg(0).ln() / arg(1).ln(),
-                    Func::Log => arg(0).ln(),
-                    Func::Log2 => arg(0).log2(),
-                    Func::Log10 => arg(0).log10(),
-                    Func::Sqrt => arg(0).sqrt(),
-                    Func::Sin => arg(0).sin(),
-                    Func::Cos => arg(0).cos(),
-                    Func::Tan => arg(0).tan(),
-                    Func::Tanh => arg(0).tanh(),
-                    Func::Pow => python_pow(arg(0), arg(1)),
-                    Func::Floor => arg(0).floor(),
-                    Func::Ceil => arg(0).ceil(),
-                    Func::Round => round_half_even(arg(0)),
-                    Func::Int => arg(0).trunc(),
+                    Func::Log if args.len() == 2 => Op::LogBase.apply(arg(0), arg(1)),
+                    Func::Pow => Op::Pow.apply(arg(0), arg(1)),
                     Func::Float => arg(0),
+                    _ => match Un::of(*func) {
+                        Some(op) => op.apply(arg(0)),
+                        None => unreachable!("{func:?} has one argument"),
+                    },
                 }
             }
         }
@@ -527,7 +592,8 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, Error> {
 const BARE_VARIABLES: &[&str] = &["step", "t", "epoch"];
 /// Module prefixes accepted before a function or constant name.
 const MODULES: &[&str] = &["math", "np", "numpy", "torch"];
-/// Nesting limit, so that hostile input cannot overflow the stack.
+/// Nesting limit, so that hostile input cannot overflow the stack. Each operator of a
+/// left-associative chain (`a + b + c`) counts as one level, as it nests the tree.
 const MAX_DEPTH: usize = 200;
 
 struct Parser {
@@ -637,6 +703,15 @@ impl Parser {
         }
     }
 
+    /// One more operator of a left-associative chain (`a + b + c`): each nests the tree
+    /// one level deeper, so it counts against [`MAX_DEPTH`] until the chain ends (the
+    /// caller subtracts `links`), and a long chain cannot overflow the stack of the
+    /// recursive passes over the tree.
+    fn link(&mut self, links: &mut usize) -> Result<(), Error> {
+        *links += 1;
+        self.enter()
+    }
+
     /// `test := or_test ['if' or_test 'else' test]`
     fn test(&mut self) -> Result<Node, Error> {
         self.enter()?;
@@ -667,17 +742,23 @@ impl Parser {
 
     fn or_test(&mut self) -> Result<Node, Error> {
         let mut node = self.and_test()?;
+        let mut links = 0;
         while self.eat_name("or") {
+            self.link(&mut links)?;
             node = Node::Or(Box::new(node), Box::new(self.and_test()?));
         }
+        self.depth -= links;
         Ok(node)
     }
 
     fn and_test(&mut self) -> Result<Node, Error> {
         let mut node = self.not_test()?;
+        let mut links = 0;
         while self.eat_name("and") {
+            self.link(&mut links)?;
             node = Node::And(Box::new(node), Box::new(self.not_test()?));
         }
+        self.depth -= links;
         Ok(node)
     }
 
@@ -720,6 +801,7 @@ impl Parser {
 
     fn arith(&mut self) -> Result<Node, Error> {
         let mut node = self.term()?;
+        let mut links = 0;
         loop {
             let op = match self.peek() {
                 Tok::Op("+") => BinOp::Add,
@@ -727,13 +809,16 @@ impl Parser {
                 _ => break,
             };
             self.bump();
+            self.link(&mut links)?;
             node = Node::Bin(op, Box::new(node), Box::new(self.term()?));
         }
+        self.depth -= links;
         Ok(node)
     }
 
     fn term(&mut self) -> Result<Node, Error> {
         let mut node = self.factor()?;
+        let mut links = 0;
         loop {
             let op = match self.peek() {
                 Tok::Op("*") => BinOp::Mul,
@@ -743,8 +828,10 @@ impl Parser {
                 _ => break,
             };
             self.bump();
+            self.link(&mut links)?;
             node = Node::Bin(op, Box::new(node), Box::new(self.factor()?));
         }
+        self.depth -= links;
         Ok(node)
     }
 
@@ -1006,6 +1093,19 @@ mod tests {
     }
 
     #[test]
+    fn long_flat_chains_are_an_error_not_a_crash() {
+        let chain = |op: &str, n: usize| format!("t{}", format!(" {op} 1").repeat(n));
+        for op in ["+", "*", "//", "and", "or"] {
+            let err = Expr::parse(&chain(op, 100_000)).unwrap_err();
+            assert!(err.to_string().contains("nested too deeply"), "{op}: {err}");
+            assert!(Expr::parse(&chain(op, 150)).unwrap().value(3).is_finite());
+        }
+        // A chained comparison is a list, not a nesting: any length evaluates.
+        assert_eq!(Expr::parse(&chain("<=", 100_000)).unwrap().value(0), 1.0);
+        assert_eq!(Expr::parse(&chain("<=", 100_000)).unwrap().value(3), 0.0);
+    }
+
+    #[test]
     fn total_even_where_python_raises() {
         let s = Expr::parse("1 / (step - 3)").unwrap();
         assert_eq!(s.value(3), f64::MAX);
@@ -1028,7 +1128,298 @@ mod tests {
         );
     }
 
+    /// The tree exactly as parsed (unfolded): the reference the compiled program must match.
+    fn parsed(src: &str) -> Node {
+        Parser::new(src)
+            .and_then(|mut p| p.parse_source())
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    /// The same value: equal bits, or both NaN (a NaN's payload carries no meaning here,
+    /// and the schedule maps every NaN to 0).
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    /// Well-formed expressions of `t` over every operator, function and constant of the
+    /// language, nested up to five levels.
+    fn expression() -> impl Strategy<Value = String> {
+        let leaf = prop::sample::select(vec![
+            "t", "t", "t", "0", "1", "2", "3", "7", "0.5", "0.25", "0.95", "0.1", "2.5", "1000",
+            "1e-3", "1e6", "pi", "e", "True", "False", "-1",
+        ])
+        .prop_map(str::to_owned);
+        let binary = || {
+            prop::sample::select(vec![
+                "+", "-", "*", "/", "//", "%", "**", "<", "<=", ">", ">=", "==", "!=", "and", "or",
+            ])
+        };
+        let cmp = || prop::sample::select(vec!["<", "<=", ">", ">=", "==", "!="]);
+        let unary_fn = prop::sample::select(vec![
+            "abs",
+            "exp",
+            "log",
+            "log2",
+            "log10",
+            "sqrt",
+            "sin",
+            "cos",
+            "tan",
+            "tanh",
+            "floor",
+            "ceil",
+            "round",
+            "int",
+            "float",
+            "math.floor",
+            "np.exp",
+        ]);
+        let binary_fn = prop::sample::select(vec!["min", "max", "pow", "log"]);
+        leaf.prop_recursive(5, 64, 3, move |inner| {
+            prop_oneof![
+                4 => (inner.clone(), binary(), inner.clone())
+                    .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+                1 => (inner.clone(), binary(), inner.clone())
+                    .prop_map(|(a, op, b)| format!("{a} {op} {b}")),
+                1 => (prop::sample::select(vec!["-", "+", "not "]), inner.clone())
+                    .prop_map(|(op, a)| format!("({op}{a})")),
+                1 => (inner.clone(), cmp(), inner.clone(), cmp(), inner.clone())
+                    .prop_map(|(a, p, b, q, c)| format!("({a} {p} {b} {q} {c})")),
+                2 => (inner.clone(), inner.clone(), inner.clone())
+                    .prop_map(|(a, b, c)| format!("({a} if {b} else {c})")),
+                2 => (unary_fn.clone(), inner.clone()).prop_map(|(f, a)| format!("{f}({a})")),
+                1 => (binary_fn.clone(), inner.clone(), inner.clone())
+                    .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
+                1 => (prop::sample::select(vec!["min", "max"]), inner.clone(), inner.clone(), inner)
+                    .prop_map(|(f, a, b, c)| format!("{f}({a}, {b}, {c})")),
+            ]
+        })
+    }
+
+    /// Values of the variable: steps (0, boundaries of the numbers above, `u64::MAX`),
+    /// reals, negatives, infinities and NaN.
+    fn variable() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            prop::sample::select(vec![
+                0.0,
+                -0.0,
+                0.5,
+                1.0,
+                2.0,
+                3.0,
+                7.0,
+                999.0,
+                1000.0,
+                1001.0,
+                4_503_599_627_370_496.0,
+                u64::MAX as f64,
+                -1.0,
+                -2.5,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+            ]),
+            (0u64..3_000).prop_map(|t| t as f64),
+            any::<u64>().prop_map(|t| t as f64),
+            -10.0..10.0,
+        ]
+    }
+
+    /// Compiles `root` as [`Expr::parse`] does, with or without the pow specialisation.
+    fn compile(root: &Node, specialise_pow: bool) -> Option<Program> {
+        Program::compile(&root.clone().fold(), specialise_pow)
+    }
+
+    #[test]
+    fn compiled_programs_at_telling_cases() {
+        for (src, x) in [
+            ("(5 if t < 3 else t) + 1", 1.0),
+            ("(5 if t < 3 else t) + 1", 4.0),
+            ("2 if (9 if t < 2 else t) < 5 else 3", 1.0),
+            ("2 if (9 if t < 2 else t) < 5 else 3", 3.0),
+            ("2 if (1 if t < 2 else t) else 3", 0.0),
+            ("(t and 2) + 1", 0.0),
+            ("(t or 2) * 3", 0.0),
+            ("(0 < t < 5) + 1", 7.0),
+            ("(0 < t < 5 < 9) * 2", 3.0),
+            ("1 if 0 < t < 5 else 2 if t == 9 else 3", 9.0),
+            ("min(t, 3, 2 * t)", 1.0),
+            ("max(1, 2, t) - min(0.5, t)", 0.25),
+            ("t // 0", 3.0),
+            ("-t // 2 + t % -3", 7.0),
+            ("0.5 ** (t // 1000)", 123_456.0),
+            ("2 ** -t", 1074.0),
+            ("(1 - t / 100) ** 0.9", 10.0),
+            ("not t == 3", 3.0),
+        ] {
+            let root = parsed(src);
+            let want = root.eval(x);
+            let got = Expr::parse(src).unwrap().eval(x);
+            assert!(same(got, want), "{src} at {x}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn typical_lambdas_compile_to_a_few_instructions() {
+        for (src, len) in [
+            ("0.1 * 0.5 ** (step // 1000)", 3),
+            ("lambda step: min(1.0, (step + 1) / 1000)", 3),
+            ("lambda epoch: 0.95 ** epoch", 2),
+            ("lambda e: 1 - e / 100 if e < 100 else 0.0", 5),
+            ("lambda e: 2 ** 10 * e", 2),
+        ] {
+            let Compiled::Program(p) = Expr::parse(src).unwrap().compiled else {
+                panic!("{src} is not compiled")
+            };
+            assert_eq!(p.len(), len, "{src}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn constant_subtrees_fold() {
+        let e = Expr::parse("lambda e: 2 ** 10 * (3 if True else e)").unwrap();
+        assert!(e.is_constant());
+        assert_eq!(e.value(5), 3072.0);
+        assert!(Expr::parse("0 and t").unwrap().is_constant());
+        assert!(!Expr::parse("1 and t").unwrap().is_constant());
+        // Folding evaluates with the same functions as evaluation does.
+        let root = parsed("math.cos(pi / 3) * t");
+        let Node::Bin(_, folded, _) = root.clone().fold() else {
+            panic!("{root:?}")
+        };
+        assert_eq!(*folded, Node::Num((std::f64::consts::PI / 3.0).cos()));
+    }
+
+    #[test]
+    fn too_deep_for_the_stack_falls_back_to_the_tree() {
+        let src = format!("{}t{}", "t + (".repeat(12), ")".repeat(12));
+        let e = Expr::parse(&src).unwrap();
+        assert!(matches!(e.compiled, Compiled::Tree(_)));
+        assert_eq!(e.value(2), 26.0);
+        let src = format!(
+            "{}t{}",
+            "t + (".repeat(program::STACK - 1),
+            ")".repeat(program::STACK - 1)
+        );
+        let e = Expr::parse(&src).unwrap();
+        assert!(matches!(e.compiled, Compiled::Program(_)));
+        assert_eq!(e.value(3), 3.0 * program::STACK as f64);
+    }
+
+    #[test]
+    fn power_of_two_bases_are_exact_at_every_integer_exponent() {
+        for base in [0.5, 2.0, 0.25, 4.0, 0.125, 1024.0, 2f64.powi(-1022)] {
+            let e = Expr::parse(&format!("{base:e} ** t")).unwrap();
+            for n in -1_200..=1_200 {
+                let want = base.powf(f64::from(n));
+                let got = e.eval(f64::from(n));
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{base} ** {n}: {got:e} vs {want:e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_helpers_equal_libm_at_edges() {
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9_007_199_254_740_993.0,
+            1e300,
+            -1e-300,
+            f64::MIN_POSITIVE / 2.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            check_rounding(x);
+        }
+    }
+
+    fn round_half_even(x: f64) -> f64 {
+        let r = x.round();
+        if (x - x.trunc()).abs() == 0.5 {
+            2.0 * (x / 2.0).round()
+        } else {
+            r
+        }
+    }
+
+    fn check_rounding(x: f64) {
+        assert!(same(program::floor(x), x.floor()), "floor {x:e}");
+        assert!(same(program::ceil(x), x.ceil()), "ceil {x:e}");
+        assert!(same(program::trunc(x), x.trunc()), "trunc {x:e}");
+        assert!(
+            same(program::round_even(x), round_half_even(x)),
+            "round {x:e}"
+        );
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Without the pow specialisation the program computes what the tree does, bit for
+        /// bit; with it, too, wherever no specialised power is in the program.
+        #[test]
+        fn compiled_equals_the_tree_interpreter(
+            src in expression(),
+            xs in proptest::collection::vec(variable(), 8),
+        ) {
+            let root = parsed(&src);
+            let exact = compile(&root, false);
+            let specialised = compile(&root, true);
+            for x in xs {
+                let want = root.eval(x);
+                if let Some(p) = &exact {
+                    prop_assert!(same(p.eval(x), want), "{src} at {x}: {} vs {want}", p.eval(x));
+                }
+                if let Some(p) = specialised.as_ref().filter(|p| !p.is_approximate()) {
+                    prop_assert!(same(p.eval(x), want), "{src} at {x}: {} vs {want}", p.eval(x));
+                }
+            }
+        }
+
+        /// `c ** e` with a constant base: within `(|e ln c| + 4) * 2^-52` relatively of
+        /// the tree interpreter's value (`powf`, or square-and-multiply where both use it),
+        /// as the program's documentation states; near underflow within that of the
+        /// smallest normal number, and beyond `f64::MAX / 2` both.
+        #[test]
+        fn constant_base_powers_are_within_the_stated_tolerance(
+            c in prop_oneof![0.001f64..10.0, prop::sample::select(vec![0.1, 0.5, 0.9, 0.95, 0.99, 1.5, 2.0, 10.0])],
+            e in prop_oneof![-50.0f64..3_000.0, (0u64..5_000).prop_map(|n| n as f64), (-700i64..0).prop_map(|n| n as f64)],
+        ) {
+            let expr = Expr::parse(&format!("{c:e} ** t")).unwrap();
+            let got = expr.eval(e);
+            let want = python_pow(c, e);
+            let tol = ((e * c.ln()).abs() + 4.0) * f64::EPSILON;
+            let huge = f64::MAX / 2.0;
+            let ok = (got - want).abs() <= tol * want.abs()
+                || (got.abs() < 4.0 * f64::MIN_POSITIVE && (got - want).abs() <= tol * f64::MIN_POSITIVE)
+                || (got.abs() > huge && want.abs() > huge);
+            prop_assert!(ok, "{c} ** {e}: {got:e} vs {want:e}");
+        }
+
+        #[test]
+        fn rounding_helpers_equal_libm(bits in any::<u64>(), x in -1e17f64..1e17, y in -3.0f64..3.0) {
+            check_rounding(f64::from_bits(bits));
+            check_rounding(x);
+            check_rounding(y);
+            check_rounding((y * 2.0).round() / 2.0);
+        }
+
         #[test]
         fn random_text_never_panics(src in "\\PC{0,40}") {
             let _ = Expr::parse(&src);
