@@ -52,7 +52,7 @@ fn authors_law(size: &str) -> FittedLaw {
         c,
         beta,
         gamma,
-        p: 1.0,
+        ..MultiPowerParams::PUBLISHED_FORM
     })
     .unwrap()
 }
