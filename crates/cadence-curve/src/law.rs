@@ -972,6 +972,36 @@ mod tests {
     }
 
     #[test]
+    fn transient_adds_a_fading_excess_in_area() {
+        let mut with = *published_25m().multi_power_params().unwrap();
+        with.p = 0.9;
+        let without = FittedLaw::power_area(with).unwrap();
+        with.transient = 0.05;
+        with.transient_area = 0.3;
+        let law = FittedLaw::power_area(with).unwrap();
+        let lrs = cosine_lrs(24_000);
+        let steps = [2160u64, 4000, 23_999];
+        let (a, b) = (
+            law.predict_lrs(&lrs, &steps),
+            without.predict_lrs(&lrs, &steps),
+        );
+        for (i, &s) in steps.iter().enumerate() {
+            let s1: f64 = lrs[..=s as usize].iter().sum();
+            let want = 0.05 * (-s1 / 0.3).exp();
+            assert!((a[i] - b[i] - want).abs() < 1e-12, "step {s}");
+        }
+        // A third of E at the end of warmup (S1 = 0.32), faded by the end of the run (S1 = 3.9).
+        assert!(a[0] - b[0] > 0.015 && a[2] - b[2] < 1e-6);
+        // The published form has no transient.
+        assert!(FittedLaw::multi_power(with).is_err());
+        let json = r#"{"law":"power-area","params":{"l0":3,"a":0.5,"alpha":0.5,"b":400,"c":2,"beta":0.6,"gamma":0.6,"p":0.9}}"#;
+        let old: FittedLaw = serde_json::from_str(json).unwrap();
+        assert!(old.validate().is_ok());
+        assert_eq!(old.multi_power_params().unwrap().transient, 0.0);
+        assert!(old.predict_lrs(&lrs, &steps).iter().all(|x| x.is_finite()));
+    }
+
+    #[test]
     fn zero_learning_rate_is_finite() {
         let law = published_25m();
         let mut lrs = vec![1e-3; 100];
