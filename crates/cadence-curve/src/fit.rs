@@ -191,7 +191,8 @@ pub struct Fit {
 /// use cadence_curve::{fit, FitOptions, FittedLaw, LawKind, MultiPowerParams, Run, TrainingRun};
 /// // Synthetic runs drawn from a known law: a constant and a step-decay schedule.
 /// let truth = FittedLaw::multi_power(MultiPowerParams {
-///     l0: 3.0, a: 0.5, alpha: 0.5, b: 400.0, c: 2.0, beta: 0.6, gamma: 0.6, ..MultiPowerParams::PUBLISHED_FORM })?;
+///     l0: 3.0, a: 0.5, alpha: 0.5, b: 400.0, c: 2.0, beta: 0.6, gamma: 0.6,
+///     ..MultiPowerParams::PUBLISHED_FORM })?;
 /// let steps: Vec<u64> = (100..4000).step_by(100).collect();
 /// let mut runs = Vec::new();
 /// for lrs in [vec![3e-4; 4000], (0..4000).map(|k| if k < 2000 { 3e-4 } else { 1e-4 }).collect()] {

@@ -201,7 +201,8 @@ pub struct AnnealingParams {
 /// ```
 /// use cadence_curve::{FittedLaw, MultiPowerParams};
 /// let law = FittedLaw::multi_power(MultiPowerParams {
-///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641, ..MultiPowerParams::PUBLISHED_FORM
+///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641,
+///     ..MultiPowerParams::PUBLISHED_FORM
 /// })?;
 /// let json = serde_json::to_string(&law).unwrap();
 /// assert!(json.contains("\"law\":\"multi-power\""));
@@ -399,7 +400,8 @@ impl FittedLaw {
     /// ```
     /// use cadence_curve::{FittedLaw, MultiPowerParams};
     /// let law = FittedLaw::multi_power(MultiPowerParams {
-    ///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641, ..MultiPowerParams::PUBLISHED_FORM
+    ///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641,
+    ///     ..MultiPowerParams::PUBLISHED_FORM
     /// })?;
     /// let constant = law.predict(&3e-4, &[10_000, 20_000]);
     /// let decayed = law.predict(&cadence::Linear::new(3e-4, 3e-5, 20_000)?, &[20_000]);
@@ -418,7 +420,8 @@ impl FittedLaw {
     /// ```
     /// # use cadence_curve::{FittedLaw, MultiPowerParams};
     /// # let law = FittedLaw::multi_power(MultiPowerParams {
-    /// #     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641, ..MultiPowerParams::PUBLISHED_FORM })?;
+    /// #     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641,
+    /// #     ..MultiPowerParams::PUBLISHED_FORM })?;
     /// let lrs = vec![3e-4; 1000];
     /// assert_eq!(law.predict_lrs(&lrs, &[999]), law.predict(&3e-4, &[999]));
     /// # Ok::<(), cadence_curve::Error>(())

@@ -89,7 +89,8 @@
 //! use cadence_curve::{FittedLaw, MultiPowerParams};
 //! // The authors' published 25M fit, predicting a constant and a linear-decay run.
 //! let law = FittedLaw::multi_power(MultiPowerParams {
-//!     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641, ..MultiPowerParams::PUBLISHED_FORM
+//!     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641,
+//!     ..MultiPowerParams::PUBLISHED_FORM
 //! })?;
 //! let constant = law.predict(&3e-4, &[24_000])[0];
 //! let decay = law.predict(&cadence::Linear::new(3e-4, 3e-5, 24_000)?, &[24_000])[0];

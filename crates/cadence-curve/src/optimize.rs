@@ -126,7 +126,8 @@ impl Schedule for OptimizedSchedule {
 /// ```
 /// use cadence_curve::{optimize_schedule, FittedLaw, MultiPowerParams, OptimizeOptions};
 /// let law = FittedLaw::multi_power(MultiPowerParams {
-///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641, ..MultiPowerParams::PUBLISHED_FORM
+///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641,
+///     ..MultiPowerParams::PUBLISHED_FORM
 /// })?;
 /// let options = OptimizeOptions { warmup_steps: 200, iters: 300, ..Default::default() };
 /// let best = optimize_schedule(&law, 3000, 3e-4, &options)?;
