@@ -87,10 +87,12 @@ Examples:
     /// Run the published protocol on a folder of loss curves: fit on cosine_24000,
     /// constant_24000 and wsdcon_9, predict the other six.
     #[command(after_help = "DIR is one model size of the bundled data, e.g.
-crates/cadence-curve/data/loss-curves/25 (also 100, 400).
+crates/cadence-curve/data/loss-curves/25 (also 100, 400). With --select the fit settings
+of each DIR are chosen by the other size folders next to it (leave-one-size-out); several
+DIRs share that one selection, so all three sizes take one run.
 
 Examples:
-  cadence curve bench crates/cadence-curve/data/loss-curves/25
+  cadence curve bench crates/cadence-curve/data/loss-curves/{25,100,400} --select
   cadence curve bench crates/cadence-curve/data/loss-curves/400 --json
   cadence curve bench crates/cadence-curve/data/loss-curves/100 --plot bench-100.png")]
     Bench(BenchArgs),
@@ -98,10 +100,11 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The folder of CSV curves.
-    #[arg(value_name = "DIR")]
-    dir: PathBuf,
-    /// Print one JSON object (`r2, mae, rmse, prede, worste`, per curve, and the baseline).
+    /// The folders of CSV curves, one per model size.
+    #[arg(value_name = "DIR", required = true)]
+    dirs: Vec<PathBuf>,
+    /// Print one JSON object per DIR (`r2, mae, rmse, prede, worste`, per curve, and the
+    /// baseline); an array of them for several DIRs.
     #[arg(long)]
     json: bool,
     /// The law to benchmark (the annealing law is always shown alongside as the baseline).
@@ -111,7 +114,7 @@ pub struct BenchArgs {
     /// (never looking at DIR's own predicted curves).
     #[arg(long)]
     select: bool,
-    /// Plot the observed and predicted curves (PNG or SVG).
+    /// Plot the observed and predicted curves (PNG or SVG; one DIR only).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
 }
@@ -241,55 +244,118 @@ pub fn run(command: CurveCommand, out: &mut impl Write) -> Result<()> {
 
 fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
     let kind: LawKind = args.law.parse()?;
-    let size = args
-        .dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_owned();
-    let report = if args.select {
-        let root = args
-            .dir
-            .parent()
-            .context("--select needs DIR inside a folder of sizes")?;
-        let mut sizes: Vec<String> = std::fs::read_dir(root)?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
-        sizes.sort();
-        let names: Vec<&str> = sizes.iter().map(String::as_str).collect();
-        let grid = cadence_curve::selection_grid();
-        let selected = cadence_curve::leave_one_size_out(root, &names, kind, &grid)?;
-        selected
-            .into_iter()
-            .find(|s| s.size == size)
-            .context("DIR is not among the sizes")?
-            .report
-    } else {
-        cadence_curve::bench(&args.dir, kind, &FitOptions::default())?
+    if args.plot.is_some() && args.dirs.len() > 1 {
+        bail!("--plot takes one DIR");
+    }
+    let size_of = |dir: &Path| {
+        dir.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned()
     };
-    let baseline = cadence_curve::bench(&args.dir, LawKind::Annealing, &FitOptions::default())?;
-    let published = cadence_curve::published_metrics(&size);
-    if let Some(path) = &args.plot {
-        plot_bench(path, &report, kind)?;
+    // With --select: one leave-one-size-out selection per folder of sizes, shared by its DIRs.
+    let mut selections: Vec<(&Path, Vec<cadence_curve::SizeSelection>)> = Vec::new();
+    if args.select {
+        for dir in &args.dirs {
+            let root = dir
+                .parent()
+                .context("--select needs DIR inside a folder of sizes")?;
+            if selections.iter().all(|(r, _)| *r != root) {
+                selections.push((root, select(root, kind)?));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for dir in &args.dirs {
+        let size = size_of(dir);
+        let report = if args.select {
+            selections
+                .iter()
+                .filter(|(root, _)| dir.parent() == Some(*root))
+                .flat_map(|(_, selected)| selected)
+                .find(|s| s.size == size)
+                .with_context(|| format!("{} is not among the sizes", dir.display()))?
+                .report
+                .clone()
+        } else {
+            cadence_curve::bench(dir, kind, &FitOptions::default())?
+        };
+        let baseline = cadence_curve::bench(dir, LawKind::Annealing, &FitOptions::default())?;
+        if let Some(path) = &args.plot {
+            plot_bench(path, &report, kind)?;
+        }
+        results.push((size, report, baseline));
     }
     if args.json {
-        let json = serde_json::json!({
-            "law": kind.name(),
-            "r2": report.overall.r2, "mae": report.overall.mae, "rmse": report.overall.rmse,
-            "prede": report.overall.prede, "worste": report.overall.worste,
-            "per_curve": report.per_curve.iter().filter(|c| c.role == Role::Predict).map(|c| serde_json::json!({
-                "name": c.name, "r2": c.metrics.r2, "mae": c.metrics.mae, "rmse": c.metrics.rmse,
-                "prede": c.metrics.prede, "worste": c.metrics.worste})).collect::<Vec<_>>(),
-            "baseline": {"law": "annealing", "r2": baseline.overall.r2, "mae": baseline.overall.mae,
-                "rmse": baseline.overall.rmse, "prede": baseline.overall.prede, "worste": baseline.overall.worste},
-            "published": published,
-        });
-        serde_json::to_writer_pretty(&mut *out, &json)?;
+        let objects: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(size, report, baseline)| bench_json(kind, size, report, baseline))
+            .collect();
+        match objects.as_slice() {
+            [one] => serde_json::to_writer_pretty(&mut *out, one)?,
+            many => serde_json::to_writer_pretty(&mut *out, many)?,
+        }
         writeln!(out)?;
         return Ok(());
     }
+    for (i, (size, report, baseline)) in results.iter().enumerate() {
+        if args.dirs.len() > 1 {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", args.dirs[i].display())?;
+        }
+        bench_table(out, kind, size, report, baseline)?;
+    }
+    Ok(())
+}
+
+/// The leave-one-size-out choice of fit settings over every size folder in `root`.
+fn select(root: &Path, kind: LawKind) -> Result<Vec<cadence_curve::SizeSelection>> {
+    let mut sizes: Vec<String> = std::fs::read_dir(root)
+        .with_context(|| format!("reading {}", root.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    sizes.sort();
+    let names: Vec<&str> = sizes.iter().map(String::as_str).collect();
+    let grid = cadence_curve::selection_grid();
+    Ok(cadence_curve::leave_one_size_out(
+        root, &names, kind, &grid,
+    )?)
+}
+
+/// One DIR's benchmark as the `--json` object.
+fn bench_json(
+    kind: LawKind,
+    size: &str,
+    report: &BenchReport,
+    baseline: &BenchReport,
+) -> serde_json::Value {
+    serde_json::json!({
+        "law": kind.name(),
+        "r2": report.overall.r2, "mae": report.overall.mae, "rmse": report.overall.rmse,
+        "prede": report.overall.prede, "worste": report.overall.worste,
+        "per_curve": report.per_curve.iter().filter(|c| c.role == Role::Predict).map(|c| serde_json::json!({
+            "name": c.name, "r2": c.metrics.r2, "mae": c.metrics.mae, "rmse": c.metrics.rmse,
+            "prede": c.metrics.prede, "worste": c.metrics.worste})).collect::<Vec<_>>(),
+        "baseline": {"law": "annealing", "r2": baseline.overall.r2, "mae": baseline.overall.mae,
+            "rmse": baseline.overall.rmse, "prede": baseline.overall.prede, "worste": baseline.overall.worste},
+        "published": cadence_curve::published_metrics(size),
+    })
+}
+
+/// One DIR's benchmark as a text table: the predicted curves, the law's mean, the baseline
+/// and the published numbers with the verdict.
+fn bench_table(
+    out: &mut impl Write,
+    kind: LawKind,
+    size: &str,
+    report: &BenchReport,
+    baseline: &BenchReport,
+) -> Result<()> {
+    let published = cadence_curve::published_metrics(size);
     let row = |out: &mut dyn Write, label: &str, m: &Metrics| {
         writeln!(
             out,

@@ -545,6 +545,38 @@ fn curve_bench_json_reports_the_protocol_metrics_and_the_baseline() {
 }
 
 #[test]
+fn curve_bench_several_dirs_give_one_report_each() {
+    let (small, large) = (curves("25"), curves("400"));
+    let (ok, out, err) = cadence(&[
+        "curve",
+        "bench",
+        small.to_str().unwrap(),
+        large.to_str().unwrap(),
+        "--law",
+        "annealing",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let reports = json.as_array().expect("an array for several DIRs");
+    assert_eq!(reports.len(), 2);
+    // In the order given, each against its own size's published numbers.
+    assert_eq!(reports[0]["published"]["worste"].as_f64(), Some(0.00409));
+    assert_eq!(reports[1]["published"]["worste"].as_f64(), Some(0.00995));
+    let plot = scratch("bench-two.svg");
+    let (ok, _, err) = cadence(&[
+        "curve",
+        "bench",
+        small.to_str().unwrap(),
+        large.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("--plot takes one DIR"), "{err}");
+}
+
+#[test]
 fn curve_fit_predict_and_optimize_round_trip_through_files() {
     let dir = curves("25");
     let law = scratch("law.json");

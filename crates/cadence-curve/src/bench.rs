@@ -350,7 +350,7 @@ pub fn bench(dir: &Path, law: LawKind, options: &FitOptions) -> Result<BenchRepo
 /// // The authors' published 25M parameters.
 /// let law = FittedLaw::multi_power(MultiPowerParams {
 ///     l0: 3.04045406, a: 0.52468604, alpha: 0.50786857, b: 363.78751622,
-///     c: 2.06560812, beta: 0.58279013, gamma: 0.64142257, p: 1.0,
+///     c: 2.06560812, beta: 0.58279013, gamma: 0.64142257, ..MultiPowerParams::PUBLISHED_FORM
 /// })?;
 /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/loss-curves/25");
 /// let report = bench_law(dir.as_ref(), &law)?;

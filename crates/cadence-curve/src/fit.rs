@@ -191,7 +191,8 @@ pub struct Fit {
 /// use cadence_curve::{fit, FitOptions, FittedLaw, LawKind, MultiPowerParams, Run, TrainingRun};
 /// // Synthetic runs drawn from a known law: a constant and a step-decay schedule.
 /// let truth = FittedLaw::multi_power(MultiPowerParams {
-///     l0: 3.0, a: 0.5, alpha: 0.5, b: 400.0, c: 2.0, beta: 0.6, gamma: 0.6, p: 1.0 })?;
+///     l0: 3.0, a: 0.5, alpha: 0.5, b: 400.0, c: 2.0, beta: 0.6, gamma: 0.6,
+///     ..MultiPowerParams::PUBLISHED_FORM })?;
 /// let steps: Vec<u64> = (100..4000).step_by(100).collect();
 /// let mut runs = Vec::new();
 /// for lrs in [vec![3e-4; 4000], (0..4000).map(|k| if k < 2000 { 3e-4 } else { 1e-4 }).collect()] {
@@ -239,6 +240,13 @@ pub fn fit(kind: LawKind, runs: &[TrainingRun], options: &FitOptions) -> Result<
 
 /// Index of `ln C` in the multi-power parameter vector.
 const SHAPE_FIRST: usize = 4;
+
+/// Start of the power-area law's transient amplitude `E` (loss units): a few hundredths,
+/// the size of the excess loss just after warmup.
+const TRANSIENT_START: f64 = 0.05;
+/// Start of its decay scale `s_E` (learning-rate area): about the area of a warmup, so the
+/// transient starts out fading over the first few thousand steps after it.
+const TRANSIENT_AREA_START: f64 = 0.3;
 
 /// Levenberg–Marquardt iterations every start gets before the best are polished.
 const SCREEN_ITERS: usize = 25;
@@ -322,7 +330,7 @@ impl Problem {
                 let mut t = vec![base_l0, base_a.ln(), base_alpha.ln(), 400f64.ln()];
                 t.extend(self.shape.center());
                 if self.kind == LawKind::PowerArea {
-                    t.push(0.0);
+                    t.extend([0.0, TRANSIENT_START.ln(), TRANSIENT_AREA_START.ln()]);
                 }
                 t
             }

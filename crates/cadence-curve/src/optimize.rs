@@ -126,7 +126,8 @@ impl Schedule for OptimizedSchedule {
 /// ```
 /// use cadence_curve::{optimize_schedule, FittedLaw, MultiPowerParams, OptimizeOptions};
 /// let law = FittedLaw::multi_power(MultiPowerParams {
-///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641, p: 1.0,
+///     l0: 3.040, a: 0.525, alpha: 0.508, b: 363.8, c: 2.066, beta: 0.583, gamma: 0.641,
+///     ..MultiPowerParams::PUBLISHED_FORM
 /// })?;
 /// let options = OptimizeOptions { warmup_steps: 200, iters: 300, ..Default::default() };
 /// let best = optimize_schedule(&law, 3000, 3e-4, &options)?;
@@ -227,15 +228,19 @@ fn gradient(law: &FittedLaw, lrs: &[f64], grad: &mut [f64]) {
     let t = n - 1;
     match law {
         FittedLaw::MultiPower { params: p } | FittedLaw::PowerArea { params: p } => {
-            // d(A Sp^-alpha)/d eta_j = -alpha A Sp^(-alpha-1) p eta_j^(p-1).
+            // d(A Sp^-alpha)/d eta_j = -alpha A Sp^(-alpha-1) p eta_j^(p-1), plus the
+            // transient's d(E exp(-S1/s_E))/d eta_j = -E/s_E exp(-S1/s_E), the same for all j.
             let area: f64 = lrs.iter().map(|x| x.powf(p.p)).sum();
             let scale = -p.alpha * p.a * area.powf(-p.alpha - 1.0) * p.p;
+            let s1: f64 = lrs.iter().sum();
+            let transient = -p.transient / p.transient_area * (-s1 / p.transient_area).exp();
             let base = |eta: f64| {
-                if eta > 0.0 {
-                    scale * eta.powf(p.p - 1.0)
-                } else {
-                    0.0
-                }
+                transient
+                    + if eta > 0.0 {
+                        scale * eta.powf(p.p - 1.0)
+                    } else {
+                        0.0
+                    }
             };
             // S_k = sum_{tau=k..t} eta_tau, suffix sums.
             let mut suffix = vec![0.0; n + 1];
@@ -317,7 +322,7 @@ mod tests {
                 c: 2.0,
                 beta: 0.6,
                 gamma: 0.6,
-                p: 1.0,
+                ..MultiPowerParams::PUBLISHED_FORM
             })
             .unwrap(),
             FittedLaw::annealing(AnnealingParams {
@@ -337,6 +342,8 @@ mod tests {
                 beta: 0.5,
                 gamma: 0.5,
                 p: 0.9,
+                transient: 0.05,
+                transient_area: 0.3,
             })
             .unwrap(),
         ]
