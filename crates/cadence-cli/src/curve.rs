@@ -87,12 +87,14 @@ Examples:
     /// Run the published protocol on a folder of loss curves: fit on cosine_24000,
     /// constant_24000 and wsdcon_9, predict the other six.
     #[command(after_help = "DIR is one model size of the bundled data, e.g.
-crates/cadence-curve/data/loss-curves/25 (also 100, 400). With --select the fit settings
-of each DIR are chosen by the other size folders next to it (leave-one-size-out); several
-DIRs share that one selection, so all three sizes take one run.
+crates/cadence-curve/data/loss-curves/25 (also 100, 400). When the size folders next to
+DIR all have published numbers (the bundled data), the fit settings of each DIR are chosen
+by the other sizes only (leave-one-size-out, never looking at DIR's predicted curves);
+several DIRs share that one selection, so all three sizes take one run. Elsewhere, or with
+--default-settings, the default settings are used.
 
 Examples:
-  cadence curve bench crates/cadence-curve/data/loss-curves/{25,100,400} --select
+  cadence curve bench crates/cadence-curve/data/loss-curves/{25,100,400}
   cadence curve bench crates/cadence-curve/data/loss-curves/400 --json
   cadence curve bench crates/cadence-curve/data/loss-curves/100 --plot bench-100.png")]
     Bench(BenchArgs),
@@ -110,10 +112,14 @@ pub struct BenchArgs {
     /// The law to benchmark (the annealing law is always shown alongside as the baseline).
     #[arg(long, default_value = "power-area")]
     law: String,
-    /// Choose the fit settings by leave-one-size-out over DIR's sibling size folders
-    /// (never looking at DIR's own predicted curves).
-    #[arg(long)]
+    /// Require the fit settings to be chosen by leave-one-size-out over DIR's sibling
+    /// size folders (the default wherever they all have published numbers): an error
+    /// where they cannot be.
+    #[arg(long, conflicts_with = "default_settings")]
     select: bool,
+    /// Fit with the default settings, without choosing them by the sibling sizes.
+    #[arg(long)]
+    default_settings: bool,
     /// Plot the observed and predicted curves (PNG or SVG; one DIR only).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
@@ -253,13 +259,20 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
             .unwrap_or_default()
             .to_owned()
     };
-    // With --select: one leave-one-size-out selection per folder of sizes, shared by its DIRs.
+    // One leave-one-size-out selection per folder of sizes, shared by its DIRs: required
+    // with --select, skipped with --default-settings, else wherever the folder allows it.
     let mut selections: Vec<(&Path, Vec<cadence_curve::SizeSelection>)> = Vec::new();
-    if args.select {
+    if !args.default_settings {
         for dir in &args.dirs {
-            let root = dir
-                .parent()
-                .context("--select needs DIR inside a folder of sizes")?;
+            let root = match dir.parent() {
+                Some(root) if selectable(root, &size_of(dir)) => root,
+                _ if args.select => bail!(
+                    "--select needs DIR among size folders that all have published numbers \
+                     (like crates/cadence-curve/data/loss-curves/25): {}",
+                    dir.display()
+                ),
+                _ => continue,
+            };
             if selections.iter().all(|(r, _)| *r != root) {
                 selections.push((root, select(root, kind)?));
             }
@@ -268,28 +281,39 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
     let mut results = Vec::new();
     for dir in &args.dirs {
         let size = size_of(dir);
-        let report = if args.select {
-            selections
-                .iter()
-                .filter(|(root, _)| dir.parent() == Some(*root))
-                .flat_map(|(_, selected)| selected)
-                .find(|s| s.size == size)
-                .with_context(|| format!("{} is not among the sizes", dir.display()))?
-                .report
-                .clone()
-        } else {
-            cadence_curve::bench(dir, kind, &FitOptions::default())?
+        let selected = selections
+            .iter()
+            .filter(|(root, _)| dir.parent() == Some(*root))
+            .flat_map(|(_, selected)| selected)
+            .find(|s| s.size == size);
+        let (report, settings) = match selected {
+            Some(s) => (
+                s.report.clone(),
+                format!(
+                    "settings #{} of the grid, chosen by the other sizes ({})",
+                    s.chosen,
+                    sibling_sizes(dir)
+                ),
+            ),
+            None => (
+                cadence_curve::bench(dir, kind, &FitOptions::default())?,
+                "default settings".to_owned(),
+            ),
         };
         let baseline = cadence_curve::bench(dir, LawKind::Annealing, &FitOptions::default())?;
         if let Some(path) = &args.plot {
             plot_bench(path, &report, kind)?;
         }
-        results.push((size, report, baseline));
+        results.push((size, report, baseline, settings));
     }
     if args.json {
         let objects: Vec<serde_json::Value> = results
             .iter()
-            .map(|(size, report, baseline)| bench_json(kind, size, report, baseline))
+            .map(|(size, report, baseline, settings)| {
+                let mut json = bench_json(kind, size, report, baseline);
+                json["settings"] = serde_json::Value::from(settings.as_str());
+                json
+            })
             .collect();
         match objects.as_slice() {
             [one] => serde_json::to_writer_pretty(&mut *out, one)?,
@@ -298,7 +322,7 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    for (i, (size, report, baseline)) in results.iter().enumerate() {
+    for (i, (size, report, baseline, settings)) in results.iter().enumerate() {
         if args.dirs.len() > 1 {
             if i > 0 {
                 writeln!(out)?;
@@ -306,8 +330,44 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
             writeln!(out, "{}", args.dirs[i].display())?;
         }
         bench_table(out, kind, size, report, baseline)?;
+        writeln!(out, "fit with {settings}")?;
     }
     Ok(())
+}
+
+/// The size folders next to `dir` (its siblings), comma-separated.
+fn sibling_sizes(dir: &Path) -> String {
+    let own = dir.file_name();
+    let mut sizes: Vec<String> = dir
+        .parent()
+        .and_then(|root| std::fs::read_dir(root).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir() && Some(e.file_name().as_os_str()) != own)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    // Numeric sizes in numeric order (25 before 100), others after them by name.
+    sizes.sort_by_key(|s| (s.parse::<u64>().unwrap_or(u64::MAX), s.clone()));
+    sizes.join(", ")
+}
+
+/// Whether `root`'s size folders allow a leave-one-size-out choice for `size`: at least
+/// two, every one with published numbers, `size` among them.
+fn selectable(root: &Path, size: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return false;
+    };
+    let sizes: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    sizes.len() >= 2
+        && sizes.iter().any(|s| s == size)
+        && sizes
+            .iter()
+            .all(|s| cadence_curve::published_metrics(s).is_some())
 }
 
 /// The leave-one-size-out choice of fit settings over every size folder in `root`.

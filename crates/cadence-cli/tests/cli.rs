@@ -513,6 +513,7 @@ fn curve_bench_json_reports_the_protocol_metrics_and_the_baseline() {
         "bench",
         dir.to_str().unwrap(),
         "--json",
+        "--default-settings",
         "--plot",
         plot.to_str().unwrap(),
     ]);
@@ -539,7 +540,9 @@ fn curve_bench_json_reports_the_protocol_metrics_and_the_baseline() {
         !names.contains(&"cosine_24000"),
         "a fitting curve was scored: {names:?}"
     );
-    // 400M: cadence's default law beats the published numbers (see the crate docs).
+    // 400M: cadence's default law beats the published numbers even with its default
+    // settings (see the crate docs).
+    assert_eq!(json["settings"], "default settings");
     assert!(json["r2"].as_f64().unwrap() >= json["published"]["r2"].as_f64().unwrap());
     assert!(json["worste"].as_f64().unwrap() <= json["published"]["worste"].as_f64().unwrap());
 }
@@ -555,6 +558,7 @@ fn curve_bench_several_dirs_give_one_report_each() {
         "--law",
         "annealing",
         "--json",
+        "--default-settings",
     ]);
     assert!(ok, "{err}");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -574,6 +578,30 @@ fn curve_bench_several_dirs_give_one_report_each() {
     ]);
     assert!(!ok);
     assert!(err.contains("--plot takes one DIR"), "{err}");
+}
+
+#[test]
+fn curve_bench_of_an_unpublished_folder_uses_the_default_settings() {
+    // A copy of the 400M curves under a name with no published numbers: no sibling sizes
+    // to choose settings by, so the defaults, said so; --select refuses.
+    let root = scratch("unpublished-sizes");
+    let mine = root.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    for entry in std::fs::read_dir(curves("400")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, mine.join(path.file_name().unwrap())).unwrap();
+    }
+    let (ok, out, err) = cadence(&["curve", "bench", mine.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["settings"], "default settings");
+    assert!(json["published"].is_null(), "{json}");
+    let (ok, _, err) = cadence(&["curve", "bench", mine.to_str().unwrap(), "--select"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--select needs DIR among size folders"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -570,10 +570,19 @@ pub fn leave_one_size_out(
     let pairs: Vec<(usize, usize)> = (0..grid.len())
         .flat_map(|g| (0..sizes.len()).map(move |s| (g, s)))
         .collect();
-    let reports = pairs
-        .par_iter()
-        .map(|&(g, s)| bench(&root.join(sizes[s]), law, &grid[g]))
-        .collect::<Result<Vec<_>, Error>>()?;
+    // A pool of its own, one thread per core: the global pool follows RAYON_NUM_THREADS,
+    // which applications training tiny models set to 1 (the cadence CLI does).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let fit_all = || {
+        pairs
+            .par_iter()
+            .map(|&(g, s)| bench(&root.join(sizes[s]), law, &grid[g]))
+            .collect::<Result<Vec<_>, Error>>()
+    };
+    let reports = match rayon::ThreadPoolBuilder::new().num_threads(cores).build() {
+        Ok(pool) => pool.install(fit_all)?,
+        Err(_) => fit_all()?,
+    };
     let report = |g: usize, s: usize| &reports[g * sizes.len() + s];
     let margins: Vec<Vec<f64>> = (0..grid.len())
         .map(|g| {

@@ -18,7 +18,7 @@
 //! ## Results on the published protocol
 //!
 //! `cargo run --release -p cadence-curve --example curve_bench`, or
-//! `cadence curve bench crates/cadence-curve/data/loss-curves/{25,100,400} --select` (fit on
+//! `cadence curve bench crates/cadence-curve/data/loss-curves/{25,100,400}` (fit on
 //! `cosine_24000`, `constant_24000`, `wsdcon_9`; predict the other six; metrics averaged over
 //! the six predicted curves as the authors do; seed 0):
 //!
@@ -78,7 +78,8 @@
 //! before the transient: a prior weight of 0.01 or 1, residuals on the loss instead of the
 //! log-loss, `delta = 1e-2`, averaging the grid's fits.
 //! The whole table (30 fits, 24 of them for the selection) takes about 40 CPU-seconds in
-//! release (measured user time), 36 s wall on two shared cores.
+//! release (measured user time), 21 s wall on two idle cores (the selection runs on a
+//! pool of its own, one thread per core, whatever `RAYON_NUM_THREADS` says).
 //!
 //! The authors' own parameters, evaluated by [`bench_law`], reproduce their table to the
 //! last printed digit, so the protocol here is theirs. Their fit (200 Adam steps from one
