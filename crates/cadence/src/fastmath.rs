@@ -100,6 +100,66 @@ pub(crate) fn log2_estimate(x: f64) -> f64 {
 /// `2^52`, from where on every `f64` is an integer.
 pub(crate) const TWO_52: f64 = (1u64 << 52) as f64;
 
+/// `x` rounded to an integer, ties to even, for `|x| < 2^52`: adding `2^52` (with the sign
+/// of `x`) leaves no bits below the point, so the addition rounds, and the subtraction is
+/// exact. The caller restores the sign of a zero.
+#[inline]
+fn round_small(x: f64) -> f64 {
+    let shift = TWO_52.copysign(x);
+    (x + shift) - shift
+}
+
+/// `x.floor()`, bit for bit, without a libm call (`f64::floor` is one on a target without
+/// SSE4.1, the x86-64 baseline).
+#[inline]
+pub(crate) fn floor(x: f64) -> f64 {
+    if x.abs() < TWO_52 {
+        let r = round_small(x);
+        // floor(x) has the sign of x, also at zero: floor(-0.0) == -0.0.
+        (if r > x { r - 1.0 } else { r }).copysign(x)
+    } else {
+        x
+    }
+}
+
+/// `x.ceil()`, bit for bit, without a libm call.
+#[inline]
+pub(crate) fn ceil(x: f64) -> f64 {
+    if x.abs() < TWO_52 {
+        let r = round_small(x);
+        // ceil(-0.5) == -0.0: the result has the sign of x.
+        (if r < x { r + 1.0 } else { r }).copysign(x)
+    } else {
+        x
+    }
+}
+
+/// `x.trunc()`, bit for bit, without a libm call.
+#[inline]
+pub(crate) fn trunc(x: f64) -> f64 {
+    if x.abs() < TWO_52 {
+        let r = round_small(x);
+        (if r.abs() > x.abs() {
+            r - 1.0_f64.copysign(x)
+        } else {
+            r
+        })
+        .copysign(x)
+    } else {
+        x
+    }
+}
+
+/// Python's `round(x)` (half to even) as a float, without a libm call.
+#[inline]
+pub(crate) fn round_even(x: f64) -> f64 {
+    if x.abs() < TWO_52 {
+        round_small(x).copysign(x)
+    } else {
+        x
+    }
+}
+
 /// `x as f64` for `x < 2^52`, exactly, by placing `x` in the mantissa of `2^52` and
 /// subtracting `2^52`: an integer move and one subtraction, where `u64`'s conversion takes
 /// several instructions and `i64`'s (`cvtsi2sd`) keeps a false dependency on the target

@@ -316,7 +316,7 @@ impl<S: Schedule> Schedule for Restarts<S> {
     fn value_at(&self, t: f64) -> f64 {
         let t = clock(t);
         let period = self.period as f64;
-        let k = (t / period).floor();
+        let k = crate::fastmath::floor(t / period);
         if self.cycles.is_some_and(|n| k >= n as f64) {
             return self.schedule.value(self.period);
         }

@@ -373,7 +373,7 @@ impl Schedule for Cyclical {
     fn value_at(&self, t: f64) -> f64 {
         let t = t.max(0.0);
         let length = self.step_size_up as f64 + self.step_size_down as f64;
-        let mut cycle = (t / length).floor();
+        let mut cycle = crate::fastmath::floor(t / length);
         if cycle * length > t {
             cycle -= 1.0;
         }

@@ -35,74 +35,13 @@
 //! Both are bit-identical to the libm functions, signed zeros included.
 
 use super::{BinOp, CmpOp, Func, Node, python_mod, python_pow, truthy};
+use crate::fastmath::{ceil, floor, round_even, trunc};
 
 /// The most values a program may hold at once: the accumulator and `STACK - 1` below it
 /// (the stack's first slot takes the placeholder the accumulator starts with). A program
 /// that needs more (an expression nested to the right eight levels deep, such as
 /// `t + (t + (t + ...))`) is evaluated by the tree interpreter.
 pub(super) const STACK: usize = 8;
-
-/// `2^52`: every `f64` of at least this magnitude is an integer.
-const INTEGRAL: f64 = 4_503_599_627_370_496.0;
-
-/// `x` rounded to an integer, ties to even, for `|x| < 2^52`: adding `2^52` (with the sign
-/// of `x`) leaves no bits below the point, so the addition rounds, and the subtraction is
-/// exact. The caller restores the sign of a zero.
-#[inline]
-fn round_small(x: f64) -> f64 {
-    let shift = INTEGRAL.copysign(x);
-    (x + shift) - shift
-}
-
-/// `x.floor()`, bit for bit, without a libm call.
-#[inline]
-pub(super) fn floor(x: f64) -> f64 {
-    if x.abs() < INTEGRAL {
-        let r = round_small(x);
-        // floor(x) has the sign of x, also at zero: floor(-0.0) == -0.0.
-        (if r > x { r - 1.0 } else { r }).copysign(x)
-    } else {
-        x
-    }
-}
-
-/// `x.ceil()`, bit for bit, without a libm call.
-#[inline]
-pub(super) fn ceil(x: f64) -> f64 {
-    if x.abs() < INTEGRAL {
-        let r = round_small(x);
-        // ceil(-0.5) == -0.0: the result has the sign of x.
-        (if r < x { r + 1.0 } else { r }).copysign(x)
-    } else {
-        x
-    }
-}
-
-/// `x.trunc()`, bit for bit, without a libm call.
-#[inline]
-pub(super) fn trunc(x: f64) -> f64 {
-    if x.abs() < INTEGRAL {
-        let r = round_small(x);
-        (if r.abs() > x.abs() {
-            r - 1.0_f64.copysign(x)
-        } else {
-            r
-        })
-        .copysign(x)
-    } else {
-        x
-    }
-}
-
-/// Python's `round(x)` (half to even) as a float, without a libm call.
-#[inline]
-pub(super) fn round_even(x: f64) -> f64 {
-    if x.abs() < INTEGRAL {
-        round_small(x).copysign(x)
-    } else {
-        x
-    }
-}
 
 /// `2^m` for an integer `m`, exactly (`0` below the smallest subnormal, with ties to
 /// even, and `inf` above the largest finite power).

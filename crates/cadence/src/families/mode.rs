@@ -46,7 +46,7 @@ impl DecayMode {
         let p = elapsed / transition;
         match self {
             DecayMode::Continuous => p,
-            DecayMode::Staircase => p.floor(),
+            DecayMode::Staircase => crate::fastmath::floor(p),
         }
     }
 }

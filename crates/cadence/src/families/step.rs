@@ -90,7 +90,7 @@ impl Step {
 fn python_floor_div(t: f64, d: f64) -> f64 {
     let m = t % d;
     let div = (t - m) / d;
-    let floor = div.floor();
+    let floor = crate::fastmath::floor(div);
     if div - floor > 0.5 {
         floor + 1.0
     } else {
@@ -112,7 +112,10 @@ impl Schedule for Step {
     fn value(&self, step: u64) -> f64 {
         // Integer step sizes (every PyTorch config) divide exactly in integers; this is
         // what Python's float `//` gives too, and avoids the slow `fmod`.
-        if self.step_size.fract() == 0.0 && self.step_size < 2f64.powi(63) {
+        // (Integrality by the libm-free `trunc`: `fract` would be a call on every step.)
+        if crate::fastmath::trunc(self.step_size) == self.step_size
+            && self.step_size < 2f64.powi(63)
+        {
             // Below 2^52 the float quotient never rounds up across an integer (that needs
             // k * step_size > 2^53), and a float division is cheaper than a u64 one.
             let k = if step < 1 << 52 {
