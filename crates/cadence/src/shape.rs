@@ -60,10 +60,10 @@ impl Anneal {
     /// ```
     #[inline]
     pub fn interpolate(self, from: f64, to: f64, f: f64) -> f64 {
-        let f = if f.is_nan() { 0.0 } else { f.clamp(0.0, 1.0) };
+        let f = unit_fraction(f);
         match self {
             Anneal::Linear => from + (to - from) * f,
-            Anneal::Cosine => from + (to - from) * 0.5 * (1.0 - crate::fastmath::cos_pi(f)),
+            Anneal::Cosine => cosine_between(from, to, f),
             Anneal::Exponential => from * (to / from).powf(f),
             Anneal::Sqrt => from + (to - from) * f.sqrt(),
             Anneal::Square => from + (to - from) * f * f,
@@ -112,6 +112,20 @@ impl Anneal {
         }
         Ok(())
     }
+}
+
+/// `f` clamped to `[0, 1]`, NaN read as 0: the fraction every [`Anneal::interpolate`]
+/// takes.
+#[inline(always)]
+pub(crate) fn unit_fraction(f: f64) -> f64 {
+    if f.is_nan() { 0.0 } else { f.clamp(0.0, 1.0) }
+}
+
+/// [`Anneal::Cosine`]'s path at `f` in `[0, 1]`, for callers whose anneal is always the
+/// cosine (the same arithmetic, so the same bits, without the dispatch).
+#[inline(always)]
+pub(crate) fn cosine_between(from: f64, to: f64, f: f64) -> f64 {
+    from + (to - from) * 0.5 * (1.0 - crate::fastmath::cos_pi(f))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::derived::Derived;
 use crate::error::{Error, check};
 use crate::fastmath::{TWO_52, WithLn, log2_estimate, pow_int, small_to_f64};
 use crate::schedule::{Schedule, finite_or_saturate};
-use crate::shape::Anneal;
+use crate::shape::{Anneal, cosine_between, unit_fraction};
 use crate::spec::Validate;
 
 /// Cosine annealing with warm restarts (SGDR): cycle `k` lasts `first_period *
@@ -235,11 +235,11 @@ impl CosineRestarts {
         .validated()
     }
 
-    /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k, peak_decay^k)`, or `None`
-    /// past the last cycle. Looked up in the table where it covers `t`, solved for by
+    /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k, peak_decay^k, 1 / (P_k -
+    /// w_k))` with `w_k` the warmup within the cycle, or `None` past the last cycle. Looked up in the table where it covers `t`, solved for by
     /// [`locate_cycle`] elsewhere (the same cycle either way).
     #[inline]
-    fn cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+    fn cycle(&self, t: f64) -> Option<Located> {
         if self.period_mult.get() == 1.0 {
             return self.equal_cycle(t);
         }
@@ -252,7 +252,7 @@ impl CosineRestarts {
     /// [`Self::cycle`] for equal periods (`m = 1`): one division, settled against the
     /// exact starts `p0 k` as [`locate_cycle`] settles it.
     #[inline]
-    fn equal_cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+    fn equal_cycle(&self, t: f64) -> Option<Located> {
         let p0 = self.first_period;
         let quotient = t / p0;
         if quotient.is_nan() || quotient >= TWO_52 {
@@ -273,15 +273,23 @@ impl CosineRestarts {
         } else {
             pow_k(self.peak_decay, k)
         };
-        Some((k, t - p0 * k, p0, peak_factor))
+        Some((k, t - p0 * k, p0, peak_factor, self.inv_decay(p0)))
     }
 
     /// [`Self::cycle`] by [`locate_cycle`]: for `m = 1` and where the table ends (kept out
     /// of line so the table's path keeps its registers).
     #[inline(never)]
-    fn solve_cycle(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+    fn solve_cycle(&self, t: f64) -> Option<Located> {
         let (k, u, period) = locate_cycle(self.first_period, self.period_mult, self.cycles, t)?;
-        Some((k, u, period, pow_k(self.peak_decay, k)))
+        Some((k, u, period, pow_k(self.peak_decay, k), self.inv_decay(period)))
+    }
+
+    /// `1 / (period - w)`, `w` the warmup within a cycle of `period`: the decay's
+    /// fraction is `(u - w)` times it (a product on the evaluation's path, where a
+    /// division would wait for the cycle's lookup).
+    #[inline]
+    fn inv_decay(&self, period: f64) -> f64 {
+        1.0 / (period - self.warmup_steps.min(period))
     }
 }
 
@@ -293,7 +301,11 @@ struct TableRow {
     start: f64,
     period: f64,
     peak_factor: f64,
+    inv_decay: f64,
 }
+
+/// A cycle found: `(k, t - S_k, P_k, peak_decay^k, 1 / (P_k - w_k))`.
+type Located = (f64, f64, f64, f64, f64);
 
 /// The cycles of a geometric restart schedule computed once, so that an evaluation looks
 /// its cycle up (from the bits of `1 + t (m - 1) / p0`, or an estimate from a cheap
@@ -354,7 +366,7 @@ impl CycleTable {
     /// Builds the table of the cycles with first period `p0`, multiplier `m`, at most
     /// `cycles` of them and peak factor `decay` per restart, unless built already. A
     /// multiplier of 1 gets none (its cycle is one division away).
-    fn build(&self, p0: f64, m: WithLn, cycles: Option<u64>, decay: f64) {
+    fn build(&self, p0: f64, m: WithLn, cycles: Option<u64>, decay: f64, warmup: f64) {
         let (m, ln_m) = (m.get(), m.ln());
         if m == 1.0 {
             return;
@@ -369,6 +381,7 @@ impl CycleTable {
                     start,
                     period: p0 * m_k,
                     peak_factor: pow_k(decay, kf),
+                    inv_decay: 1.0 / (p0 * m_k - warmup.min(p0 * m_k)),
                 };
                 // A start that does not grow (periods below its ulp), is not finite or lies
                 // past every step, past the cycle limit or at the accumulation point of
@@ -422,7 +435,7 @@ impl Table {
     /// `(k, t - S_k, P_k, peak_decay^k)` for the cycle `k` with `S_k <= t < S_{k+1}`, or
     /// `None` where the table does not cover `t`.
     #[inline]
-    fn locate(&self, t: f64) -> Option<(f64, f64, f64, f64)> {
+    fn locate(&self, t: f64) -> Option<Located> {
         let rows = &self.rows;
         let last = rows.len() - 1;
         if last == 0 || !(t >= 0.0 && t < rows[last].start) {
@@ -451,6 +464,7 @@ impl Table {
                     t - row.start,
                     row.period,
                     row.peak_factor,
+                    row.inv_decay,
                 ));
             }
         }
@@ -472,6 +486,7 @@ impl Table {
             t - row.start,
             row.period,
             row.peak_factor,
+            row.inv_decay,
         ))
     }
 }
@@ -577,6 +592,7 @@ impl Validate for CosineRestarts {
             self.period_mult,
             self.cycles,
             self.peak_decay,
+            self.warmup_steps,
         );
         Ok(())
     }
@@ -590,7 +606,7 @@ impl Schedule for CosineRestarts {
 
     #[inline]
     fn value_at(&self, t: f64) -> f64 {
-        let Some((_, u, period, peak_factor)) = self.cycle(t.max(0.0)) else {
+        let Some((_, u, period, peak_factor, inv_decay)) = self.cycle(t.max(0.0)) else {
             return self.end;
         };
         let peak = finite_or_saturate(self.peak * peak_factor);
@@ -599,7 +615,8 @@ impl Schedule for CosineRestarts {
         finite_or_saturate(if u < w {
             Anneal::Linear.interpolate(self.init, peak, u / w)
         } else {
-            Anneal::Cosine.interpolate(peak, self.end, (u - w) / (period - w))
+            // Anneal::Cosine's path, inline (no dispatch on the anneal).
+            cosine_between(peak, self.end, unit_fraction((u - w) * inv_decay))
         })
     }
 }
@@ -824,7 +841,7 @@ mod tests {
         #[test]
         fn each_cycle_decreases(p0 in 1u32..300, m in 1u32..4, t in 0u64..100_000) {
             let s = CosineRestarts::new(1.0, 0.0, f64::from(p0)).unwrap().with_period_mult(f64::from(m)).unwrap();
-            let (k, u, p, _) = s.cycle(t as f64).unwrap();
+            let (k, u, p, _, _) = s.cycle(t as f64).unwrap();
             prop_assert!(u >= 0.0 && u < p);
             if u + 1.0 < p {
                 prop_assert!(s.value(t + 1) <= s.value(t));
@@ -860,7 +877,7 @@ mod tests {
             let mut s = CosineRestarts::new(1.0, 0.0, p0).unwrap().with_period_mult(m).unwrap().with_peak_decay(decay).unwrap();
             if let Some(n) = cycles { s = s.with_cycles(n).unwrap(); }
             let table = s.table.get().expect("m != 1 builds a table");
-            let solved = locate_cycle(p0, WithLn::new(m), cycles, t).map(|(k, u, p)| (k, u, p, pow_k(decay, k)));
+            let solved = s.solve_cycle(t);
             // Where the table covers t it must agree bit for bit; elsewhere `cycle` solves.
             if let Some(found) = table.locate(t) {
                 prop_assert_eq!(Some(found), solved, "t = {}", t);
@@ -870,7 +887,7 @@ mod tests {
             for row in table.rows.iter().take(50).filter(|row| row.start > 0.0) {
                 let before = f64::from_bits(row.start.to_bits().saturating_sub(1));
                 for x in [row.start, before] {
-                    let solved = locate_cycle(p0, WithLn::new(m), cycles, x).map(|(k, u, p)| (k, u, p, pow_k(decay, k)));
+                    let solved = s.solve_cycle(x);
                     prop_assert_eq!(s.cycle(x), solved, "x = {}", x);
                 }
             }
@@ -891,10 +908,16 @@ mod tests {
             let restart = p0 * k as f64;
             let before = f64::from_bits(restart.to_bits().saturating_sub(1));
             for x in [t, restart, before] {
-                let solved = locate_cycle(p0, WithLn::new(1.0), cycles, x).map(|(k, u, p)| (k, u, p, pow_k(decay, k)));
+                let solved = s.solve_cycle(x);
                 prop_assert_eq!(s.cycle(x), solved, "x = {}", x);
             }
         }
+    }
+
+    /// The restart times in a schedule's cycle table.
+    fn table_starts(s: &CosineRestarts) -> Vec<f64> {
+        let table = s.table.get().expect("a table");
+        table.rows.iter().map(|r| r.start).collect()
     }
 
     #[test]
@@ -902,31 +925,14 @@ mod tests {
         let s = CosineRestarts::new(1.0, 0.0, 10.0).unwrap();
         assert!(s.table.get().is_none(), "m = 1 needs no table");
         let doubling = s.with_period_mult(2.0).unwrap();
-        let starts: Vec<f64> = doubling
-            .table
-            .get()
-            .unwrap()
-            .rows
-            .iter()
-            .map(|r| r.start)
-            .take(4)
-            .collect();
-        assert_eq!(starts, [0.0, 10.0, 30.0, 70.0]);
+        assert_eq!(table_starts(&doubling)[..4], [0.0, 10.0, 30.0, 70.0]);
         // A later builder call must not keep the old multiplier's table.
         let tripling = doubling
             .with_period_mult(3.0)
             .unwrap()
             .with_cycles(3)
             .unwrap();
-        let starts: Vec<f64> = tripling
-            .table
-            .get()
-            .unwrap()
-            .rows
-            .iter()
-            .map(|r| r.start)
-            .collect();
-        assert_eq!(starts, [0.0, 10.0, 40.0, 130.0]);
+        assert_eq!(table_starts(&tripling), [0.0, 10.0, 40.0, 130.0]);
         assert_eq!(tripling.value(40), 1.0);
         assert_eq!(tripling.value(130), 0.0);
     }
