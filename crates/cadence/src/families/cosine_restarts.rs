@@ -281,7 +281,13 @@ impl CosineRestarts {
     #[inline(never)]
     fn solve_cycle(&self, t: f64) -> Option<Located> {
         let (k, u, period) = locate_cycle(self.first_period, self.period_mult, self.cycles, t)?;
-        Some((k, u, period, pow_k(self.peak_decay, k), self.inv_decay(period)))
+        Some((
+            k,
+            u,
+            period,
+            pow_k(self.peak_decay, k),
+            self.inv_decay(period),
+        ))
     }
 
     /// `1 / (period - w)`, `w` the warmup within a cycle of `period`: the decay's
