@@ -59,8 +59,12 @@ use std::fmt;
 pub struct Scheduled<O: OptimParams> {
     inner: O,
     step: u64,
-    set: Box<dyn Fn(&mut O::Config, u64) + Send + Sync>,
+    set: ConfigSetter<O>,
 }
+
+/// What a [`Scheduled`] calls before each step: writes the hyperparameters of step `t`
+/// into the wrapped optimizer's config.
+type ConfigSetter<O> = Box<dyn Fn(&mut <O as candle_nn_010::Optimizer>::Config, u64) + Send + Sync>;
 
 impl<O: OptimParams + fmt::Debug> fmt::Debug for Scheduled<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
