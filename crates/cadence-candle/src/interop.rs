@@ -41,6 +41,7 @@ use std::fmt;
 /// ```
 /// use cadence::{Linear, Schedule};
 /// use cadence_candle::interop::{Scheduled, candle010, candle_nn010, candle_optimisers};
+/// use candle_optimisers::OptimParams;
 /// use candle_optimisers::adam::{Adam, ParamsAdam};
 /// use candle_nn010::Optimizer;
 ///
