@@ -74,7 +74,8 @@
 //!
 //! In a quieter hour, before the last changes to it, `cosine_restarts` measured 17.4 ns
 //! (both cases), `noise` over `one_cycle` 20.7, `cyclical` 17.8. Against the code at the
-//! start of this work, interleaved in one process so that the drift cancels, the ratios
+//! start of this work, interleaved in one process so that the drift cancels
+//! (`tools/ab-bench/run.sh REV` in the repository), the ratios
 //! are: `cosine_restarts` 0.33 - 0.36, `noise` over `one_cycle` 0.5 (wide normal noise
 //! 0.3), `expr` 0.33, `cyclical` 0.65, `step` 0.6, `exponential` and k-decay `cosine` 0.8,
 //! `one_cycle` and `piecewise_interpolate` 0.85.
