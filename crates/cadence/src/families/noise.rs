@@ -121,7 +121,7 @@ const WY_MIX: u64 = 0xe703_7ed1_a0b4_28db;
 /// Draws per step a stream reserves (for rejection sampling's attempts).
 const DRAWS_PER_STEP: u64 = 128;
 
-/// Draw `j < 128` of `step` in the stream [`stream_of`] a seed: 64 random bits.
+/// Draw `j < 128` of `step` in a seed's stream ([`stream_of`]): 64 random bits.
 ///
 /// Counter-based wyrand: the stream read at position
 /// `128 step + j + 1`, i.e. `mum(s ^ WY_MIX, s)` with `s = stream + position * WY_STEP`
