@@ -38,7 +38,7 @@ use super::{BinOp, CmpOp, Func, Node, python_mod, python_pow, truthy};
 use crate::fastmath::{ceil, floor, round_even, trunc};
 
 /// The most values a program may hold at once: the accumulator and `STACK - 1` below it
-/// (the stack's first slot takes the placeholder the accumulator starts with). A program
+/// (the stack's first slot receives the accumulator's initial value, never read). A program
 /// that needs more (an expression nested to the right eight levels deep, such as
 /// `t + (t + (t + ...))`) is evaluated by the tree interpreter.
 pub(super) const STACK: usize = 8;
@@ -441,8 +441,8 @@ impl Program {
     pub(super) fn eval(&self, x: f64) -> f64 {
         let code = &self.code[..];
         let mut stack = [0.0_f64; STACK];
-        // stack[..sp] holds the values below acc; the first slot takes the placeholder
-        // acc starts with, so every push is the same store.
+        // stack[..sp] holds the values below acc; the first push stores acc's initial
+        // value (never read), so every push is the same store.
         let mut sp = 0;
         let mut acc = 0.0;
         let mut pc = 0;
