@@ -335,34 +335,36 @@ fn bench(args: BenchArgs, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
-/// The size folders next to `dir` (its siblings), comma-separated.
-fn sibling_sizes(dir: &Path) -> String {
-    let own = dir.file_name();
-    let mut sizes: Vec<String> = dir
-        .parent()
-        .and_then(|root| std::fs::read_dir(root).ok())
-        .into_iter()
-        .flatten()
+/// The size folders in `root` (its subfolders), numeric names in numeric order (25
+/// before 100), others after them by name.
+fn size_folders(root: &Path) -> Result<Vec<String>> {
+    let mut sizes: Vec<String> = std::fs::read_dir(root)
+        .with_context(|| format!("reading {}", root.display()))?
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir() && Some(e.file_name().as_os_str()) != own)
+        .filter(|e| e.path().is_dir())
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
-    // Numeric sizes in numeric order (25 before 100), others after them by name.
     sizes.sort_by_key(|s| (s.parse::<u64>().unwrap_or(u64::MAX), s.clone()));
-    sizes.join(", ")
+    Ok(sizes)
+}
+
+/// The size folders next to `dir` (its siblings), comma-separated.
+fn sibling_sizes(dir: &Path) -> String {
+    let own = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let root = dir.parent().unwrap_or(Path::new("."));
+    let sizes = size_folders(root).unwrap_or_default();
+    let others: Vec<&str> = sizes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| *s != own)
+        .collect();
+    others.join(", ")
 }
 
 /// Whether `root`'s size folders allow a leave-one-size-out choice for `size`: at least
 /// two, every one with published numbers, `size` among them.
 fn selectable(root: &Path, size: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return false;
-    };
-    let sizes: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
+    let sizes = size_folders(root).unwrap_or_default();
     sizes.len() >= 2
         && sizes.iter().any(|s| s == size)
         && sizes
@@ -372,13 +374,7 @@ fn selectable(root: &Path, size: &str) -> bool {
 
 /// The leave-one-size-out choice of fit settings over every size folder in `root`.
 fn select(root: &Path, kind: LawKind) -> Result<Vec<cadence_curve::SizeSelection>> {
-    let mut sizes: Vec<String> = std::fs::read_dir(root)
-        .with_context(|| format!("reading {}", root.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    sizes.sort();
+    let sizes = size_folders(root)?;
     let names: Vec<&str> = sizes.iter().map(String::as_str).collect();
     let grid = cadence_curve::selection_grid();
     Ok(cadence_curve::leave_one_size_out(
