@@ -383,13 +383,7 @@ impl RangeTest {
     /// # Ok::<(), cadence_candle::TrainError>(())
     /// ```
     pub fn with_divergence_factor(mut self, factor: f64) -> Result<Self, TrainError> {
-        if !(factor.is_finite() && factor > 1.0) {
-            return Err(TrainError::invalid(
-                "divergence_factor",
-                factor,
-                "must be finite and above 1",
-            ));
-        }
+        crate::train::check_divergence_factor(factor)?;
         self.divergence_factor = factor;
         Ok(self)
     }
@@ -850,6 +844,17 @@ fn suggest(method: Method, lrs: &[f64], xs: &[f64], ys: &[f64]) -> Option<Sugges
 
 #[cfg(test)]
 mod tests {
+    /// Asserts that `curve` carries a warning matching `pattern`, listing them if not.
+    macro_rules! assert_warns {
+        ($curve:expr, $pattern:pat) => {
+            assert!(
+                $curve.warnings.iter().any(|w| matches!(w, $pattern)),
+                "{:?}",
+                $curve.warnings
+            )
+        };
+    }
+
     use super::*;
     use crate::data::{Scaling, digits_split};
     use crate::model::{Mlp, MlpConfig};
@@ -900,14 +905,7 @@ mod tests {
         let losses: Vec<f64> = lrs.iter().map(|&lr| 2.0 + lr * lr).collect();
         let curve = LrCurve::analyse(lrs, losses, 0.98, Method::Valley);
         assert_eq!(curve.recommended(), None);
-        assert!(
-            curve
-                .warnings
-                .iter()
-                .any(|w| matches!(w, Warning::DivergesFromStart { .. })),
-            "{:?}",
-            curve.warnings
-        );
+        assert_warns!(curve, Warning::DivergesFromStart { .. });
     }
 
     #[test]
@@ -917,14 +915,7 @@ mod tests {
         let losses: Vec<f64> = (0..100).map(|i| 2.0 - 2e-4 * i as f64).collect();
         let curve = LrCurve::analyse(lrs, losses, 0.98, Method::Valley);
         assert_eq!(curve.recommended(), None);
-        assert!(
-            curve
-                .warnings
-                .iter()
-                .any(|w| matches!(w, Warning::NoDescent { .. })),
-            "{:?}",
-            curve.warnings
-        );
+        assert_warns!(curve, Warning::NoDescent { .. });
     }
 
     #[test]
@@ -944,14 +935,7 @@ mod tests {
         };
         let curve = LrCurve::analyse(lrs.clone(), noisy(1.5), 0.98, Method::Valley);
         assert_eq!(curve.recommended(), None, "{:?}", curve.warnings);
-        assert!(
-            curve
-                .warnings
-                .iter()
-                .any(|w| matches!(w, Warning::TooNoisy { .. })),
-            "{:?}",
-            curve.warnings
-        );
+        assert_warns!(curve, Warning::TooNoisy { .. });
         // The same curve with mild noise is trusted.
         let curve = LrCurve::analyse(lrs.clone(), noisy(0.05), 0.98, Method::Valley);
         assert!(curve.recommended().is_some(), "{:?}", curve.warnings);

@@ -266,13 +266,7 @@ impl TrainConfig {
     /// # Ok::<(), cadence_candle::TrainError>(())
     /// ```
     pub fn with_divergence_factor(mut self, factor: f64) -> Result<Self, TrainError> {
-        if !(factor.is_finite() && factor > 1.0) {
-            return Err(TrainError::invalid(
-                "divergence_factor",
-                factor,
-                "must be finite and above 1",
-            ));
-        }
+        check_divergence_factor(factor)?;
         self.divergence_factor = Some(factor);
         Ok(self)
     }
@@ -1143,4 +1137,17 @@ fn progress_message(r: &EvalRecord) -> String {
         msg.push_str(&format!(" | val loss {l:.4} acc {:.2}%", 100.0 * a));
     }
     msg
+}
+/// The rule for a divergence factor (a loss this many times the best so far stops a
+/// run): finite and above 1. Shared by [`TrainConfig`] and the LR range test.
+pub(crate) fn check_divergence_factor(factor: f64) -> Result<(), TrainError> {
+    if factor.is_finite() && factor > 1.0 {
+        Ok(())
+    } else {
+        Err(TrainError::invalid(
+            "divergence_factor",
+            factor,
+            "must be finite and above 1",
+        ))
+    }
 }
