@@ -89,7 +89,7 @@ pub struct CosineRestarts {
     #[cfg_attr(feature = "serde", serde(default))]
     init: f64,
     #[cfg_attr(feature = "serde", serde(skip))]
-    table: CycleTable,
+    table: Derived<Table>,
 }
 
 #[cfg(feature = "serde")]
@@ -131,7 +131,7 @@ impl CosineRestarts {
             cycles: None,
             warmup_steps: 0.0,
             init: 0.0,
-            table: CycleTable::default(),
+            table: Derived::default(),
         }
         .validated()
     }
@@ -299,7 +299,7 @@ impl CosineRestarts {
     }
 }
 
-/// One row of a [`CycleTable`]: cycle `k`'s start `S_k`, its period `P_k` and the factor
+/// One row of a [`Table`]: cycle `k`'s start `S_k`, its period `P_k` and the factor
 /// `peak_decay^k` on its peak, each computed exactly as [`locate_cycle`] and the
 /// evaluation would compute them.
 #[derive(Debug, Clone, Copy)]
@@ -318,23 +318,16 @@ type Located = (f64, f64, f64, f64, f64);
 /// logarithm, settled against the stored starts) instead of solving for it with powers
 /// and divisions.
 ///
-/// A [`Derived`] value: validation builds it. Where it is empty or does not cover a time
-/// (past its last row, or a period multiplier of exactly 1, whose cycles need no table),
-/// the evaluation solves for the cycle by [`locate_cycle`], which finds the same cycle.
-#[derive(Clone, Default, PartialEq, Debug)]
-struct CycleTable(Derived<Table>);
-
-/// The rows of a [`CycleTable`] and the constants of the estimate.
+/// A [`Derived`] value of [`CosineRestarts`]: validation builds it for `m != 1` (equal
+/// periods find their cycle by one division). Where it is empty or does not cover a time
+/// (past its last row), the evaluation solves for the cycle by [`locate_cycle`], which
+/// finds the same cycle.
 #[derive(Debug, Clone)]
 struct Table {
     /// `(m - 1) / p0`: cycle `k` starts where `1 + t (m - 1) / p0 = m^k`.
     slope: f64,
     /// `1 / log2(m)`.
     inv_log2_m: f64,
-    /// Whether `|m - 1| >= 1/16`, where [`log2_estimate`] is close enough.
-    coarse_log: bool,
-    /// Whether `m < 1` (cycles accumulate before `p0 / (1 - m)`).
-    shrinking: bool,
     /// The first period `p0`.
     p0: f64,
     /// The multiplier `m`.
@@ -359,86 +352,67 @@ const MAX_BUCKETS: usize = 64 * 16;
 /// ones past this many are solved for.
 const MAX_ROWS: usize = 1024;
 
-impl CycleTable {
-    #[inline]
-    fn get(&self) -> Option<&Table> {
-        self.0.get()
-    }
-
-    fn reset(&mut self) {
-        self.0.reset();
-    }
-
-    /// Builds the table of the cycles with first period `p0`, multiplier `m`, at most
-    /// `cycles` of them and peak factor `decay` per restart, unless built already. A
-    /// multiplier of 1 gets none (its cycle is one division away).
-    fn build(&self, p0: f64, m: WithLn, cycles: Option<u64>, decay: f64, warmup: f64) {
+impl Table {
+    /// The table of the cycles with first period `p0`, multiplier `m != 1`, at most
+    /// `cycles` of them, peak factor `decay` per restart and `warmup` steps into each.
+    fn build(p0: f64, m: WithLn, cycles: Option<u64>, decay: f64, warmup: f64) -> Table {
         let (m, ln_m) = (m.get(), m.ln());
-        if m == 1.0 {
-            return;
-        }
-        self.0.fill(|| {
-            let mut rows: Vec<TableRow> = Vec::new();
-            for k in 0..=MAX_ROWS {
-                let kf = k as f64;
-                let m_k = pow_k(m, kf);
-                let start = cycle_start(p0, m, kf, m_k);
-                let row = TableRow {
-                    start,
-                    period: p0 * m_k,
-                    peak_factor: pow_k(decay, kf),
-                    inv_decay: 1.0 / (p0 * m_k - warmup.min(p0 * m_k)),
-                };
-                // A start that does not grow (periods below its ulp), is not finite or lies
-                // past every step, past the cycle limit or at the accumulation point of
-                // m < 1 ends the coverage: this row is the sentinel.
-                let stalls = rows.last().is_some_and(|last| start <= last.start);
-                rows.push(row);
-                if stalls
-                    || !start.is_finite()
-                    || start >= 2f64.powi(64)
-                    || cycles.is_some_and(|n| k as u64 >= n)
-                    || (m < 1.0 && start >= p0 / (1.0 - m))
-                {
-                    break;
-                }
+        let mut rows: Vec<TableRow> = Vec::new();
+        for k in 0..=MAX_ROWS {
+            let kf = k as f64;
+            let m_k = pow_k(m, kf);
+            let start = cycle_start(p0, m, kf, m_k);
+            let row = TableRow {
+                start,
+                period: p0 * m_k,
+                peak_factor: pow_k(decay, kf),
+                inv_decay: 1.0 / (p0 * m_k - warmup.min(p0 * m_k)),
+            };
+            // A start that does not grow (periods below its ulp), is not finite or lies
+            // past every step, past the cycle limit or at the accumulation point of
+            // m < 1 ends the coverage: this row is the sentinel.
+            let stalls = rows.last().is_some_and(|last| start <= last.start);
+            rows.push(row);
+            if stalls
+                || !start.is_finite()
+                || start >= 2f64.powi(64)
+                || cycles.is_some_and(|n| k as u64 >= n)
+                || (m < 1.0 && start >= p0 / (1.0 - m))
+            {
+                break;
             }
-            let slope = (m - 1.0) / p0;
-            let buckets = if m >= 17.0 / 16.0 {
-                let top = 1.0 + rows[rows.len() - 1].start * slope;
-                let count = ((top.to_bits() >> 48) as usize + 1).saturating_sub(BUCKET_ONE);
-                if count <= MAX_BUCKETS {
-                    (0..count)
-                        .map(|i| {
-                            let edge = f64::from_bits(((BUCKET_ONE + i) as u64) << 48);
-                            let t = (edge - 1.0) / slope;
-                            // The cycle containing the edge, one earlier against rounding.
-                            let k = rows.partition_point(|row| row.start <= t);
-                            k.saturating_sub(2) as u16
-                        })
-                        .collect()
-                } else {
-                    Box::default()
-                }
+        }
+        let slope = (m - 1.0) / p0;
+        let buckets = if m >= 17.0 / 16.0 {
+            let top = 1.0 + rows[rows.len() - 1].start * slope;
+            let count = ((top.to_bits() >> 48) as usize + 1).saturating_sub(BUCKET_ONE);
+            if count <= MAX_BUCKETS {
+                (0..count)
+                    .map(|i| {
+                        let edge = f64::from_bits(((BUCKET_ONE + i) as u64) << 48);
+                        let t = (edge - 1.0) / slope;
+                        // The cycle containing the edge, one earlier against rounding.
+                        let k = rows.partition_point(|row| row.start <= t);
+                        k.saturating_sub(2) as u16
+                    })
+                    .collect()
             } else {
                 Box::default()
-            };
-            Table {
-                buckets,
-                slope,
-                inv_log2_m: std::f64::consts::LN_2 / ln_m,
-                coarse_log: (m - 1.0).abs() >= 1.0 / 16.0,
-                shrinking: m < 1.0,
-                p0,
-                m,
-                rows: rows.into_boxed_slice(),
             }
-        });
+        } else {
+            Box::default()
+        };
+        Table {
+            buckets,
+            slope,
+            inv_log2_m: std::f64::consts::LN_2 / ln_m,
+            p0,
+            m,
+            rows: rows.into_boxed_slice(),
+        }
     }
-}
 
-impl Table {
-    /// `(k, t - S_k, P_k, peak_decay^k)` for the cycle `k` with `S_k <= t < S_{k+1}`, or
+    /// `(k, t - S_k, P_k, peak_decay^k, 1 / (P_k - w_k))` for the cycle `k` with `S_k <= t < S_{k+1}`, or
     /// `None` where the table does not cover `t`.
     #[inline]
     fn locate(&self, t: f64) -> Option<Located> {
@@ -447,7 +421,7 @@ impl Table {
         if last == 0 || !(t >= 0.0 && t < rows[last].start) {
             return None;
         }
-        if self.shrinking {
+        if self.m < 1.0 {
             // Past the accumulation point of m < 1, as `locate_cycle` tells it (`x > 0`
             // fails for NaN too).
             let x = 1.0 + t * (self.m - 1.0) / self.p0;
@@ -474,7 +448,8 @@ impl Table {
                 ));
             }
         }
-        let estimate = if self.coarse_log {
+        // Off by at most 0.01 / log2(17/16) < 0.2 cycles where |m - 1| >= 1/16.
+        let estimate = if (self.m - 1.0).abs() >= 1.0 / 16.0 {
             log2_estimate(x)
         } else {
             x.log2()
@@ -593,13 +568,17 @@ impl Validate for CosineRestarts {
             |_| Anneal::Linear,
         )?;
         // Valid parameters: derive the cycle table (once; a no-op when already built).
-        self.table.build(
-            self.first_period,
-            self.period_mult,
-            self.cycles,
-            self.peak_decay,
-            self.warmup_steps,
-        );
+        if self.period_mult.get() != 1.0 {
+            self.table.fill(|| {
+                Table::build(
+                    self.first_period,
+                    self.period_mult,
+                    self.cycles,
+                    self.peak_decay,
+                    self.warmup_steps,
+                )
+            });
+        }
         Ok(())
     }
 }
