@@ -149,10 +149,16 @@ fn stream_of(seed: u64) -> u64 {
 /// `2^-52`: the spacing of 52-bit uniforms.
 const UNIT: f64 = 1.0 / (1u64 << 52) as f64;
 
+/// The top 52 bits of a draw as a float in `[0, 2^52)`, exactly (the cheap conversion).
+#[inline]
+fn top_52(bits: u64) -> f64 {
+    small_to_f64(bits >> 12)
+}
+
 /// Draw `j` of `step`, uniform in `[0, 1)` with 52 bits.
 #[inline]
 fn uniform(stream: u64, step: u64, j: u64) -> f64 {
-    small_to_f64(draw_bits(stream, step, j) >> 12) * UNIT
+    top_52(draw_bits(stream, step, j)) * UNIT
 }
 
 /// The draws of one step, taken in order: rejection sampling needs a varying number.
@@ -186,7 +192,7 @@ impl Draws {
     /// The next draw as a uniform in `[0, 1)` with 52 bits.
     #[inline]
     fn uniform(&mut self) -> Option<f64> {
-        self.bits().map(|bits| small_to_f64(bits >> 12) * UNIT)
+        self.bits().map(|bits| top_52(bits) * UNIT)
     }
 
     fn exhausted(&self) -> bool {
@@ -235,7 +241,7 @@ fn ziggurat() -> &'static Ziggurat {
 fn ziggurat_attempt(draws: &mut Draws) -> Option<f64> {
     let bits = draws.bits()?;
     let layer = (bits & (ZIG_LAYERS as u64 - 1)) as usize;
-    let u = small_to_f64(bits >> 12) * (2.0 * UNIT) - 1.0;
+    let u = top_52(bits) * (2.0 * UNIT) - 1.0;
     let zig = ziggurat();
     if u.abs() < zig.inside[layer] {
         return Some(u * zig.x[layer]);
@@ -276,7 +282,7 @@ fn normal_attempt(std: f64, clip: f64, draws: &mut Draws) -> Option<f64> {
     let n = if clip >= std {
         std * ziggurat_attempt(draws)?
     } else {
-        let bits = small_to_f64(draws.bits()? >> 12);
+        let bits = top_52(draws.bits()?);
         let u = draws.uniform()?;
         // n = clip (2 u1 - 1) on [-clip, clip), one product from the bits.
         let n = bits * (clip * 2.0 * UNIT) - clip;
