@@ -5,6 +5,12 @@
 //!
 //! On a quiet machine the two agree for this single-threaded code. Off unix (no
 //! `clock_gettime`), wall time is used.
+//!
+//! With `CADENCE_BENCH_CYCLES=1` (x86-64 only) the unit is core cycles instead: each
+//! sample's CPU time times the core's clock, measured just before and just after the
+//! sample by a chain of dependent `imul`s (3 cycles each on every x86-64 since Nehalem).
+//! A virtual machine's host moves its clock (2.4 to 3.5 GHz on the machine the crate
+//! docs' numbers come from), which moves nanoseconds but not cycles.
 
 #[cfg(unix)]
 use criterion::Throughput;
@@ -28,32 +34,76 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Thread CPU time, reported in the same units as wall time.
+/// The core's clock now, in cycles per nanosecond (GHz): 400k dependent `imul`s (about
+/// 0.5 ms) timed on this thread.
+#[cfg(all(unix, target_arch = "x86_64"))]
+fn clock_ghz() -> f64 {
+    const ROUNDS: u64 = 100_000;
+    let mut x: u64 = 1;
+    let start = thread_cpu_ns();
+    for _ in 0..ROUNDS {
+        // SAFETY: register-only arithmetic.
+        unsafe {
+            std::arch::asm!(
+                "imul {0}, {0}, 3",
+                "imul {0}, {0}, 3",
+                "imul {0}, {0}, 3",
+                "imul {0}, {0}, 3",
+                inout(reg) x,
+                options(pure, nomem, nostack),
+            )
+        };
+    }
+    std::hint::black_box(x);
+    (12 * ROUNDS) as f64 / (thread_cpu_ns() - start).max(1) as f64
+}
+
+/// Whether `CADENCE_BENCH_CYCLES` asks for cycles (x86-64 only).
+#[cfg(unix)]
+fn in_cycles() -> bool {
+    cfg!(target_arch = "x86_64")
+        && std::env::var_os("CADENCE_BENCH_CYCLES").is_some_and(|v| v != "0")
+}
+
+/// Thread CPU time, reported in the same units as wall time, or in core cycles (see the
+/// module docs).
 #[cfg(unix)]
 pub struct ThreadCpuTime;
 
 #[cfg(unix)]
 impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = u64;
+    /// The thread's CPU ns at the start, and the clock measured just before it (0 when
+    /// measuring nanoseconds).
+    type Intermediate = (u64, f64);
+    type Value = f64;
 
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
+    fn start(&self) -> (u64, f64) {
+        #[cfg(target_arch = "x86_64")]
+        if in_cycles() {
+            let ghz = clock_ghz();
+            return (thread_cpu_ns(), ghz);
+        }
+        (thread_cpu_ns(), 0.0)
     }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns() - start
+    fn end(&self, (start, ghz_before): (u64, f64)) -> f64 {
+        let ns = (thread_cpu_ns() - start) as f64;
+        #[cfg(target_arch = "x86_64")]
+        if ghz_before > 0.0 {
+            return ns * 0.5 * (ghz_before + clock_ghz());
+        }
+        ns
     }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
+    fn add(&self, a: &f64, b: &f64) -> f64 {
         a + b
     }
-    fn zero(&self) -> u64 {
-        0
+    fn zero(&self) -> f64 {
+        0.0
     }
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
+    fn to_f64(&self, value: &f64) -> f64 {
+        *value
     }
     fn formatter(&self) -> &dyn ValueFormatter {
-        &Nanoseconds
+        if in_cycles() { &Cycles } else { &Nanoseconds }
     }
 }
 
@@ -71,5 +121,31 @@ impl ValueFormatter for Nanoseconds {
     }
     fn scale_for_machines(&self, values: &mut [f64]) -> &'static str {
         WallTime.formatter().scale_for_machines(values)
+    }
+}
+
+/// Formats cycle counts as they are.
+#[cfg(unix)]
+struct Cycles;
+
+#[cfg(unix)]
+impl ValueFormatter for Cycles {
+    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
+        "cycles"
+    }
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        // Elements (or bytes) per cycle.
+        let per = match *t {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => n,
+            Throughput::Elements(n) => n,
+            _ => 1,
+        } as f64;
+        for v in values.iter_mut() {
+            *v = per / *v;
+        }
+        "per cycle"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "cycles"
     }
 }

@@ -3,7 +3,10 @@
 
 #[path = "cpu_time.rs"]
 mod cpu_time;
+#[path = "steps.rs"]
+mod steps;
 use cpu_time::ThreadCpuTime;
+use steps::Steps;
 
 use cadence::{
     Amplitude, AmplitudeClock, Anneal, CosineRestarts, Cyclical, DecayLength, Noise, NoiseKind,
@@ -13,13 +16,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 fn bench<S: Schedule>(g: &mut criterion::BenchmarkGroup<'_, ThreadCpuTime>, name: &str, s: &S) {
-    g.bench_function(name, |b| {
-        let mut t = 0u64;
-        b.iter(|| {
-            t = t.wrapping_add(7919) % 2_000_000;
-            black_box(s.value(black_box(t)))
-        })
-    });
+    let steps = Steps::walk(2_000_000);
+    g.bench_function(name, |b| b.iter(steps.cycle(|t| s.value(t))));
 }
 
 fn recipes(c: &mut Criterion<ThreadCpuTime>) {
@@ -101,12 +99,9 @@ fn recipes(c: &mut Criterion<ThreadCpuTime>) {
         ),
         ("noise_sample_uniform", NoiseKind::Uniform { pct: 0.5 }),
     ] {
+        let steps = Steps::walk(u64::MAX);
         g.bench_function(name, |b| {
-            let mut t = 0u64;
-            b.iter(|| {
-                t = t.wrapping_add(7919);
-                black_box(kind.sample(black_box(42), black_box(t)))
-            })
+            b.iter(steps.cycle(|t| kind.sample(black_box(42), t)))
         });
     }
     g.finish();

@@ -6,7 +6,10 @@
 
 #[path = "cpu_time.rs"]
 mod cpu_time;
+#[path = "steps.rs"]
+mod steps;
 use cpu_time::ThreadCpuTime;
+use steps::Steps;
 
 use cadence::{
     Anneal, Constant, Cosine, DecayMode, Exponential, Expr, InverseSqrt, InverseTime, Join, Linear,
@@ -14,20 +17,14 @@ use cadence::{
     Tanh, WarmupMode,
 };
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
 
 /// The horizon of the benchmarked schedules, in steps.
 const HORIZON: u64 = 1_000_000;
 
 /// Benchmarks `schedule.value(t)` at steps walking over `[0, 2 * HORIZON)`.
 fn bench<S: Schedule>(g: &mut BenchmarkGroup<'_, ThreadCpuTime>, name: &str, schedule: S) {
-    g.bench_function(name, |b| {
-        let mut t = 0u64;
-        b.iter(|| {
-            t = (t + 7919) % (2 * HORIZON);
-            black_box(schedule.value(black_box(t)))
-        })
-    });
+    let steps = Steps::walk(2 * HORIZON);
+    g.bench_function(name, |b| b.iter(steps.cycle(|t| schedule.value(t))));
 }
 
 fn families(c: &mut Criterion<ThreadCpuTime>) {

@@ -19,4 +19,5 @@ case!(filter, "depth4_spec", |c| {
     let warm = c::ScheduleSpec::from(c::Warmup::new(c::Anneal::Cosine, 1_000, 0.0, c::WarmupMode::Prefix, join).unwrap());
     c::ScheduleSpec::from(warm.floor(1e-3).unwrap())
 });
+case!(filter, "constant", |c| c::Constant::new(0.1).unwrap());
 }

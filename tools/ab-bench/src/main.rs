@@ -14,31 +14,64 @@ fn cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Mean CPU ns of `f` over `n` steps walking `[0, 2e6)` in strides of 7919.
-fn run(f: &dyn Fn(u64) -> f64, n: u64) -> f64 {
+/// The core's clock in GHz now: a chain of dependent `imul`s (3 cycles each on every
+/// x86-64 since Nehalem) timed on this thread. Dividing a time by it gives cycles, which do
+/// not move when the host changes the virtual CPU's frequency.
+#[cfg(target_arch = "x86_64")]
+fn ghz() -> f64 {
+    let n: u64 = 2_000_000;
+    let mut x: u64 = 1;
+    let t0 = cpu_ns();
+    for _ in 0..n {
+        // SAFETY: register-only arithmetic.
+        unsafe {
+            std::arch::asm!(
+                "imul {0}, {0}, 3",
+                "imul {0}, {0}, 3",
+                "imul {0}, {0}, 3",
+                "imul {0}, {0}, 3",
+                inout(reg) x,
+                options(pure, nomem, nostack),
+            )
+        };
+    }
+    black_box(x);
+    (12 * n) as f64 / (cpu_ns() - t0) as f64
+}
+
+/// Off x86-64 there is no calibrated chain: cycles are not printed.
+#[cfg(not(target_arch = "x86_64"))]
+fn ghz() -> f64 {
+    f64::NAN
+}
+
+/// Mean CPU ns of `f` over `n` steps walking `[0, 2e6)` in strides of 7919: the loop of
+/// the crate's criterion benches (`f` inlined, input and output through `black_box`).
+#[inline(never)]
+fn run(f: &impl Fn(u64) -> f64, n: u64) -> f64 {
     let t0 = cpu_ns();
     let mut t = 0u64;
-    let mut acc = 0.0;
     for _ in 0..n {
         t = (t + 7919) % 2_000_000;
-        acc += f(black_box(t));
+        black_box(f(black_box(t)));
     }
-    black_box(acc);
     (cpu_ns() - t0) as f64 / n as f64
 }
 
 /// Runs `old` and `new` alternately, 21 rounds each, and prints their medians, the ratio
 /// and the largest relative difference of their values.
-fn ab(name: &str, old: &dyn Fn(u64) -> f64, new: &dyn Fn(u64) -> f64) {
+fn ab(name: &str, old: &impl Fn(u64) -> f64, new: &impl Fn(u64) -> f64) {
     let n = 300_000;
-    let (mut a, mut b) = (vec![], vec![]);
+    let (mut a, mut b, mut clock) = (vec![], vec![], vec![]);
     for _ in 0..21 {
+        clock.push(ghz());
         a.push(run(old, n));
         b.push(run(new, n));
     }
-    a.sort_by(f64::total_cmp);
-    b.sort_by(f64::total_cmp);
-    let (ma, mb) = (a[10], b[10]);
+    for v in [&mut a, &mut b, &mut clock] {
+        v.sort_by(f64::total_cmp);
+    }
+    let (ma, mb, ghz) = (a[10], b[10], clock[10]);
     // How far the two versions' values are apart.
     let mut maxrel: f64 = 0.0;
     for t in (0..2_000_000u64).step_by(997) {
@@ -51,7 +84,10 @@ fn ab(name: &str, old: &dyn Fn(u64) -> f64, new: &dyn Fn(u64) -> f64) {
         maxrel = maxrel.max(rel);
     }
     println!(
-        "{name:32} old {ma:7.2} ns  new {mb:7.2} ns  ratio {:5.2}  maxrel {maxrel:.1e}",
+        "{name:32} old {ma:6.2} ns {:5.1} cy  new {mb:6.2} ns {:5.1} cy  ratio {:5.2}  \
+         {ghz:.2} GHz  maxrel {maxrel:.1e}",
+        ma * ghz,
+        mb * ghz,
         mb / ma
     );
 }
