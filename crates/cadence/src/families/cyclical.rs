@@ -1,9 +1,9 @@
 //! Cyclical learning rates (CLR): triangles between two levels with a scaled amplitude.
 
-use super::piecewise_interpolate::{check_path, path_value};
+use super::piecewise_interpolate::check_path;
 use crate::derived::Derived;
 use crate::error::{Error, check};
-use crate::fastmath::{pow_real, small_to_f64};
+use crate::fastmath::{pow_real, small_to_f64, step_to_f64};
 use crate::schedule::{Schedule, finite_or_saturate};
 use crate::shape::Anneal;
 use crate::spec::Validate;
@@ -316,7 +316,8 @@ impl Cyclical {
         .validated()
     }
 
-    /// The value `u` steps into the 0-based `cycle`, at absolute time `t`.
+    /// The value `u` steps into the 0-based `cycle`, at absolute time `t`;
+    /// `0 <= u < step_size_up + step_size_down`.
     #[inline]
     fn in_cycle(&self, cycle: f64, u: f64, t: f64) -> f64 {
         let a = self
@@ -326,13 +327,16 @@ impl Cyclical {
                 None => self.amplitude.factor_ln(),
             });
         let top = finite_or_saturate(self.init + (self.peak - self.init) * a);
-        let up = self.step_size_up as f64;
-        let knots = [
-            (0.0, self.init),
-            (up, top),
-            (up + self.step_size_down as f64, self.init),
-        ];
-        path_value(&knots, |_| self.anneal, u)
+        // The knot path (0, init) -> (up, top) -> (up + down, init) that `check_path`
+        // checked, at `0 <= u < up + down` (so `down > 0` past `up`): the arithmetic of
+        // `path_value`, with the half-cycle chosen by selects instead of a branch (which
+        // side of `up` a step falls on is a coin toss for random access).
+        let up = step_to_f64(self.step_size_up);
+        let rising = u < up;
+        let (from, to) = if rising { (self.init, top) } else { (top, self.init) };
+        let start = if rising { 0.0 } else { up };
+        let span = if rising { up } else { step_to_f64(self.step_size_down) };
+        finite_or_saturate(self.anneal.interpolate(from, to, (u - start) / span))
     }
 }
 
@@ -377,7 +381,12 @@ impl Schedule for Cyclical {
         if cycle * length > t {
             cycle -= 1.0;
         }
-        let u = (t - cycle * length).max(0.0);
+        let mut u = (t - cycle * length).max(0.0);
+        if u >= length {
+            // `t / length` rounded down below an integer: `t` starts the next cycle.
+            cycle += 1.0;
+            u = 0.0;
+        }
         self.in_cycle(cycle, u, t)
     }
 }
