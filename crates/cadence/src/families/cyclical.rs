@@ -333,9 +333,17 @@ impl Cyclical {
         // side of `up` a step falls on is a coin toss for random access).
         let up = step_to_f64(self.step_size_up);
         let rising = u < up;
-        let (from, to) = if rising { (self.init, top) } else { (top, self.init) };
+        let (from, to) = if rising {
+            (self.init, top)
+        } else {
+            (top, self.init)
+        };
         let start = if rising { 0.0 } else { up };
-        let span = if rising { up } else { step_to_f64(self.step_size_down) };
+        let span = if rising {
+            up
+        } else {
+            step_to_f64(self.step_size_down)
+        };
         finite_or_saturate(self.anneal.interpolate(from, to, (u - start) / span))
     }
 }

@@ -1,0 +1,221 @@
+//! cadence's `Schedule::value` against PyTorch's `scheduler.step()` for schedules set up
+//! alike, measured alternately on the same machine so that the host's drift cancels in
+//! the ratio; see README.md.
+
+use cadence::{
+    Amplitude, AmplitudeClock, Anneal, Cosine, CosineRestarts, Cyclical, DecayLength,
+    Exponential, Expr, InverseSqrt, Linear, MultiStep, Noise, NoiseKind, OneCycle, Phases,
+    Polynomial, Schedule, ScheduleExt, ScheduleSpec, Step, SwaAnneal, Warmup, WarmupMode,
+    WarmupStableDecay,
+};
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+/// The horizon of the schedules, in steps (as in the crate's benches).
+const HORIZON: u64 = 1_000_000;
+
+/// Rounds per case; the medians are reported.
+const ROUNDS: usize = 7;
+
+/// This thread's CPU time in nanoseconds.
+fn cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Mean CPU ns of `value` over `n` steps of the benches' walk (2^16 steps over
+/// `[0, 2 * HORIZON)` in strides of 7919, input and output through `black_box`).
+/// `value` is inlined into the loop, as in the benches.
+#[inline(never)]
+fn cadence_ns<S: Schedule>(schedule: &S, steps: &[u64], n: usize) -> f64 {
+    let start = cpu_ns();
+    let mut i = 0;
+    for _ in 0..n {
+        i = (i + 1) & (steps.len() - 1);
+        black_box(schedule.value(black_box(steps[i])));
+    }
+    (cpu_ns() - start) as f64 / n as f64
+}
+
+/// A case's timing loop, monomorphised for its schedule type.
+type Timing = Box<dyn Fn(&[u64], usize) -> f64>;
+
+fn timed<S: Schedule + 'static>(schedule: S) -> Timing {
+    Box::new(move |steps, n| cadence_ns(&schedule, steps, n))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The cases: a name the Python side knows, and the cadence schedule set up alike.
+fn cases() -> Vec<(&'static str, Timing)> {
+    let milestones: Vec<u64> = (1..=8).map(|k| k * HORIZON / 5).collect();
+    let depth4 = {
+        let join = ScheduleSpec::from(Linear::new(1.0, 0.3, HORIZON / 2).unwrap())
+            .then(HORIZON / 2, Linear::new(0.3, 0.0, HORIZON / 2).unwrap())
+            .unwrap();
+        let warm = ScheduleSpec::from(
+            Warmup::new(Anneal::Cosine, 1_000, 0.0, WarmupMode::Prefix, join).unwrap(),
+        );
+        ScheduleSpec::from(warm.floor(1e-3).unwrap())
+    };
+    vec![
+        ("linear", timed(Linear::new(1.0, 0.0, HORIZON).unwrap())),
+        (
+            "polynomial",
+            timed(
+                Polynomial::new(1.0, 0.0, 2.0, HORIZON)
+                    .unwrap()
+                    .with_begin(1_000),
+            ),
+        ),
+        (
+            "exponential",
+            timed(
+                Exponential::new(1.0, 0.5, HORIZON / 10)
+                    .unwrap()
+                    .with_end(1e-3)
+                    .unwrap(),
+            ),
+        ),
+        ("step", timed(Step::new(1.0, 0.5, 1e5).unwrap())),
+        (
+            "multi_step_8",
+            timed(MultiStep::new(1.0, 0.5, milestones).unwrap()),
+        ),
+        ("cosine", timed(Cosine::new(1.0, 0.0, HORIZON).unwrap())),
+        (
+            "expr",
+            timed(Expr::parse("0.1 * 0.5 ** (step // 1000)").unwrap()),
+        ),
+        (
+            // cadence's case also has a peak decay and a warmup in every cycle.
+            "cosine_restarts",
+            timed(
+                CosineRestarts::new(0.1, 1e-5, 1_000.0)
+                    .and_then(|s| s.with_period_mult(2.0))
+                    .and_then(|s| s.with_peak_decay(0.9))
+                    .and_then(|s| s.with_warmup(0.0, 100.0))
+                    .unwrap(),
+            ),
+        ),
+        (
+            "cosine_restarts_equal",
+            timed(CosineRestarts::new(0.1, 1e-5, 10_000.0).unwrap()),
+        ),
+        (
+            "cyclical",
+            timed(
+                Cyclical::new(1e-4, 1e-2, 2_000, 2_000)
+                    .and_then(|s| {
+                        s.with_amplitude(Amplitude::Geometric {
+                            gamma: 0.5,
+                            clock: AmplitudeClock::Cycle,
+                        })
+                    })
+                    .unwrap(),
+            ),
+        ),
+        (
+            "one_cycle",
+            timed(
+                OneCycle::new(0.1, HORIZON)
+                    .and_then(|s| s.with_phases(Phases::Three { pct_final: 0.6 }))
+                    .unwrap(),
+            ),
+        ),
+        (
+            "swa_anneal",
+            timed(SwaAnneal::new(0.5, 0.05, HORIZON, Anneal::Cosine).unwrap()),
+        ),
+        ("depth4_composite", timed(depth4)),
+        (
+            "noise(cosine)",
+            timed(
+                Noise::new(
+                    Cosine::new(1.0, 0.0, HORIZON).unwrap(),
+                    42,
+                    NoiseKind::Normal {
+                        std: 1.0,
+                        clip: 0.67,
+                    },
+                )
+                .unwrap(),
+            ),
+        ),
+        ("inverse_sqrt", timed(InverseSqrt::new(1.0, 4_000.0).unwrap())),
+        (
+            "warmup_stable_decay",
+            timed(
+                WarmupStableDecay::new(1e-3, 0.0, 10_000, HORIZON, DecayLength::Fraction(0.2))
+                    .unwrap(),
+            ),
+        ),
+    ]
+}
+
+fn main() {
+    let python = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "python3".to_owned());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/torch_steps.py");
+    let mut child = Command::new(&python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {python}: {e}"));
+    let mut to_torch = child.stdin.take().expect("piped stdin");
+    let mut from_torch = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut ask = |case: &str, n: usize| -> f64 {
+        writeln!(to_torch, "{case} {n}").expect("write to the Python side");
+        let mut line = String::new();
+        from_torch
+            .read_line(&mut line)
+            .expect("read from the Python side");
+        line.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the Python side answered {line:?} for {case}"))
+    };
+    let mut t = 0u64;
+    let steps: Vec<u64> = (0..1 << 16)
+        .map(|_| {
+            t = (t + 7919) % (2 * HORIZON);
+            t
+        })
+        .collect();
+    println!(
+        "{:24} {:>12} {:>14} {:>8}",
+        "case", "cadence ns", "torch step ns", "ratio"
+    );
+    let mut worst = f64::INFINITY;
+    for (name, timing) in cases() {
+        let (mut ours, mut theirs, mut ratios) = (vec![], vec![], vec![]);
+        for _ in 0..ROUNDS {
+            let a = timing(&steps, 1_000_000);
+            let b = ask(name, 20_000);
+            ours.push(a);
+            theirs.push(b);
+            ratios.push(b / a);
+        }
+        let ratio = median(ratios);
+        worst = worst.min(ratio);
+        println!(
+            "{name:24} {:>12.1} {:>14.0} {:>8.0}",
+            median(ours),
+            median(theirs),
+            ratio
+        );
+    }
+    println!("smallest ratio: {worst:.0}x");
+    drop(to_torch);
+    let _ = child.wait();
+}
