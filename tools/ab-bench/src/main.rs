@@ -45,15 +45,27 @@ fn ghz() -> f64 {
     f64::NAN
 }
 
-/// Mean CPU ns of `f` over `n` steps walking `[0, 2e6)` in strides of 7919: the loop of
-/// the crate's criterion benches (`f` inlined, input and output through `black_box`).
-#[inline(never)]
-fn run(f: &impl Fn(u64) -> f64, n: u64) -> f64 {
-    let t0 = cpu_ns();
+/// The steps of the crate's benches (`benches/steps.rs`): 2^16 of them walking
+/// `[0, 2e6)` in strides of 7919.
+fn walk() -> Vec<u64> {
     let mut t = 0u64;
+    (0..1 << 16)
+        .map(|_| {
+            t = (t + 7919) % 2_000_000;
+            t
+        })
+        .collect()
+}
+
+/// Mean CPU ns of `f` over `n` steps of the walk: the loop of the crate's criterion
+/// benches (`f` inlined, input and output through `black_box`).
+#[inline(never)]
+fn run(f: &impl Fn(u64) -> f64, steps: &[u64], n: u64) -> f64 {
+    let t0 = cpu_ns();
+    let mut i = 0;
     for _ in 0..n {
-        t = (t + 7919) % 2_000_000;
-        black_box(f(black_box(t)));
+        i = (i + 1) & (steps.len() - 1);
+        black_box(f(black_box(steps[i])));
     }
     (cpu_ns() - t0) as f64 / n as f64
 }
@@ -62,11 +74,12 @@ fn run(f: &impl Fn(u64) -> f64, n: u64) -> f64 {
 /// and the largest relative difference of their values.
 fn ab(name: &str, old: &impl Fn(u64) -> f64, new: &impl Fn(u64) -> f64) {
     let n = 300_000;
+    let steps = walk();
     let (mut a, mut b, mut clock) = (vec![], vec![], vec![]);
     for _ in 0..21 {
         clock.push(ghz());
-        a.push(run(old, n));
-        b.push(run(new, n));
+        a.push(run(old, &steps, n));
+        b.push(run(new, &steps, n));
     }
     for v in [&mut a, &mut b, &mut clock] {
         v.sort_by(f64::total_cmp);

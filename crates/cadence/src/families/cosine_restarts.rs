@@ -90,6 +90,18 @@ pub struct CosineRestarts {
     init: f64,
     #[cfg_attr(feature = "serde", serde(skip))]
     table: Derived<Table>,
+    #[cfg_attr(feature = "serde", serde(skip))]
+    equal: Derived<EqualPeriods>,
+}
+
+/// The reciprocals equal periods (`m = 1`) need, derived at validation so that no division
+/// waits on the evaluation's path.
+#[derive(Debug, Clone, Copy)]
+struct EqualPeriods {
+    /// `1 / p0`: the cycle is `t / p0`, settled against the exact starts.
+    inv_period: f64,
+    /// `1 / (p0 - w)`, `w` the warmup within a cycle.
+    inv_decay: f64,
 }
 
 #[cfg(feature = "serde")]
@@ -132,6 +144,7 @@ impl CosineRestarts {
             warmup_steps: 0.0,
             init: 0.0,
             table: Derived::default(),
+            equal: Derived::default(),
         }
         .validated()
     }
@@ -140,6 +153,7 @@ impl CosineRestarts {
     /// the old parameters' table along).
     fn validated(mut self) -> Result<Self, Error> {
         self.table.reset();
+        self.equal.reset();
         self.validate()?;
         Ok(self)
     }
@@ -254,7 +268,16 @@ impl CosineRestarts {
     #[inline]
     fn equal_cycle(&self, t: f64) -> Option<Located> {
         let p0 = self.first_period;
-        let quotient = t / p0;
+        let Some(&EqualPeriods {
+            inv_period,
+            inv_decay,
+        }) = self.equal.get()
+        else {
+            return self.solve_cycle(t);
+        };
+        // Within an ulp or two of t / p0 (the settling below moves k by one where that
+        // crosses an integer), without a division's latency.
+        let quotient = t * inv_period;
         if quotient.is_nan() || quotient >= TWO_52 {
             return self.solve_cycle(t);
         }
@@ -273,7 +296,7 @@ impl CosineRestarts {
         } else {
             pow_k(self.peak_decay, k)
         };
-        Some((k, t - p0 * k, p0, peak_factor, self.inv_decay(p0)))
+        Some((k, t - p0 * k, p0, peak_factor, inv_decay))
     }
 
     /// [`Self::cycle`] by [`locate_cycle`]: for `m = 1` and where the table ends (kept out
@@ -567,8 +590,14 @@ impl Validate for CosineRestarts {
             &[(0.0, self.init), (w, self.peak), (w, self.end)],
             |_| Anneal::Linear,
         )?;
-        // Valid parameters: derive the cycle table (once; a no-op when already built).
-        if self.period_mult.get() != 1.0 {
+        // Valid parameters: derive the cycle table or the reciprocals (once; a no-op when
+        // already built).
+        if self.period_mult.get() == 1.0 {
+            self.equal.fill(|| EqualPeriods {
+                inv_period: 1.0 / self.first_period,
+                inv_decay: self.inv_decay(self.first_period),
+            });
+        } else {
             self.table.fill(|| {
                 Table::build(
                     self.first_period,
