@@ -43,6 +43,11 @@ CASES = {
     ),
     "cosine": lambda o: lr.CosineAnnealingLR(o, T_max=HORIZON, eta_min=0.0),
     "expr": lambda o: lr.LambdaLR(o, lambda step: 0.1 * 0.5 ** (step // 1000)),
+    "expr_decay": lambda o: lr.LambdaLR(o, lambda epoch: 0.95 ** (epoch / 1000)),
+    "expr_warmup": lambda o: lr.LambdaLR(o, lambda step: min(1.0, (step + 1) / 1000)),
+    "expr_linear_if": lambda o: lr.LambdaLR(
+        o, lambda e: 1 - e / 1000000 if e < 1000000 else 0.0
+    ),
     "cosine_restarts": lambda o: lr.CosineAnnealingWarmRestarts(o, T_0=1_000, T_mult=2, eta_min=1e-5),
     "cosine_restarts_equal": lambda o: lr.CosineAnnealingWarmRestarts(o, T_0=10_000, eta_min=1e-5),
     "cyclical": lambda o: lr.CyclicLR(

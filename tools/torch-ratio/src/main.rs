@@ -3,10 +3,10 @@
 //! the ratio; see README.md.
 
 use cadence::{
-    Amplitude, AmplitudeClock, Anneal, Cosine, CosineRestarts, Cyclical, DecayLength,
-    Exponential, Expr, InverseSqrt, Linear, MultiStep, Noise, NoiseKind, OneCycle, Phases,
-    Polynomial, Schedule, ScheduleExt, ScheduleSpec, Step, SwaAnneal, Warmup, WarmupMode,
-    WarmupStableDecay,
+    Amplitude, AmplitudeClock, Anneal, Constant, Cosine, CosineRestarts, Cyclical, DecayLength,
+    DecayMode, Exponential, Expr, InverseSqrt, InverseTime, Linear, MultiStep, Noise, NoiseKind,
+    OneCycle, Overrun, Phases, PiecewiseConstant, PiecewiseInterpolate, Polynomial, Schedule,
+    ScheduleExt, ScheduleSpec, Step, SwaAnneal, Tanh, Warmup, WarmupMode, WarmupStableDecay,
 };
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
@@ -55,9 +55,14 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// The cases: a name the Python side knows, and the cadence schedule set up alike.
-fn cases() -> Vec<(&'static str, Timing)> {
+/// The reference for schedules no Python library has: PyTorch's cheapest `step()`.
+const REFERENCE: &str = "exponential";
+
+/// The cases: the bench case's name, the Python side's case set up alike (or
+/// [`REFERENCE`]), and the cadence schedule.
+fn cases() -> Vec<(&'static str, &'static str, Timing)> {
     let milestones: Vec<u64> = (1..=8).map(|k| k * HORIZON / 5).collect();
+    let pairs: Vec<(u64, f64)> = milestones.iter().map(|&m| (m, 0.5)).collect();
     let depth4 = {
         let join = ScheduleSpec::from(Linear::new(1.0, 0.3, HORIZON / 2).unwrap())
             .then(HORIZON / 2, Linear::new(0.3, 0.0, HORIZON / 2).unwrap())
@@ -67,9 +72,27 @@ fn cases() -> Vec<(&'static str, Timing)> {
         );
         ScheduleSpec::from(warm.floor(1e-3).unwrap())
     };
+    let knots: Vec<(f64, f64)> = (0..16)
+        .map(|i| (f64::from(i) * 1e5, 1.0 / f64::from(i + 1)))
+        .collect();
+    let one_cycle = || {
+        OneCycle::new(0.1, HORIZON)
+            .and_then(|s| s.with_phases(Phases::Three { pct_final: 0.6 }))
+            .unwrap()
+    };
+    let timm_noise = NoiseKind::Normal {
+        std: 1.0,
+        clip: 0.67,
+    };
     vec![
-        ("linear", timed(Linear::new(1.0, 0.0, HORIZON).unwrap())),
+        ("constant", REFERENCE, timed(Constant::new(0.1).unwrap())),
         (
+            "linear",
+            "linear",
+            timed(Linear::new(1.0, 0.0, HORIZON).unwrap()),
+        ),
+        (
+            "polynomial",
             "polynomial",
             timed(
                 Polynomial::new(1.0, 0.0, 2.0, HORIZON)
@@ -79,6 +102,7 @@ fn cases() -> Vec<(&'static str, Timing)> {
         ),
         (
             "exponential",
+            "exponential",
             timed(
                 Exponential::new(1.0, 0.5, HORIZON / 10)
                     .unwrap()
@@ -86,18 +110,25 @@ fn cases() -> Vec<(&'static str, Timing)> {
                     .unwrap(),
             ),
         ),
-        ("step", timed(Step::new(1.0, 0.5, 1e5).unwrap())),
+        ("step", "step", timed(Step::new(1.0, 0.5, 1e5).unwrap())),
         (
+            "multi_step_8",
             "multi_step_8",
             timed(MultiStep::new(1.0, 0.5, milestones).unwrap()),
         ),
-        ("cosine", timed(Cosine::new(1.0, 0.0, HORIZON).unwrap())),
         (
+            "cosine",
+            "cosine",
+            timed(Cosine::new(1.0, 0.0, HORIZON).unwrap()),
+        ),
+        (
+            "expr",
             "expr",
             timed(Expr::parse("0.1 * 0.5 ** (step // 1000)").unwrap()),
         ),
         (
             // cadence's case also has a peak decay and a warmup in every cycle.
+            "cosine_restarts",
             "cosine_restarts",
             timed(
                 CosineRestarts::new(0.1, 1e-5, 1_000.0)
@@ -109,9 +140,11 @@ fn cases() -> Vec<(&'static str, Timing)> {
         ),
         (
             "cosine_restarts_equal",
+            "cosine_restarts_equal",
             timed(CosineRestarts::new(0.1, 1e-5, 10_000.0).unwrap()),
         ),
         (
+            "cyclical",
             "cyclical",
             timed(
                 Cyclical::new(1e-4, 1e-2, 2_000, 2_000)
@@ -124,20 +157,15 @@ fn cases() -> Vec<(&'static str, Timing)> {
                     .unwrap(),
             ),
         ),
+        ("one_cycle", "one_cycle", timed(one_cycle())),
         (
-            "one_cycle",
-            timed(
-                OneCycle::new(0.1, HORIZON)
-                    .and_then(|s| s.with_phases(Phases::Three { pct_final: 0.6 }))
-                    .unwrap(),
-            ),
-        ),
-        (
+            "swa_anneal",
             "swa_anneal",
             timed(SwaAnneal::new(0.5, 0.05, HORIZON, Anneal::Cosine).unwrap()),
         ),
-        ("depth4_composite", timed(depth4)),
+        ("depth4_composite", "depth4_composite", timed(depth4)),
         (
+            "noise(cosine)",
             "noise(cosine)",
             timed(
                 Noise::new(
@@ -151,13 +179,83 @@ fn cases() -> Vec<(&'static str, Timing)> {
                 .unwrap(),
             ),
         ),
-        ("inverse_sqrt", timed(InverseSqrt::new(1.0, 4_000.0).unwrap())),
         (
+            "inverse_sqrt",
+            "inverse_sqrt",
+            timed(InverseSqrt::new(1.0, 4_000.0).unwrap()),
+        ),
+        (
+            "warmup_stable_decay",
             "warmup_stable_decay",
             timed(
                 WarmupStableDecay::new(1e-3, 0.0, 10_000, HORIZON, DecayLength::Fraction(0.2))
                     .unwrap(),
             ),
+        ),
+        (
+            "exponential_staircase",
+            "step",
+            timed(
+                Exponential::new(1.0, 0.5, HORIZON / 10)
+                    .unwrap()
+                    .with_mode(DecayMode::Staircase),
+            ),
+        ),
+        (
+            "piecewise_constant_8",
+            "multi_step_8",
+            timed(PiecewiseConstant::new(1.0, pairs).unwrap()),
+        ),
+        (
+            "inverse_time",
+            REFERENCE,
+            timed(InverseTime::new(1.0, 0.5, 1_000).unwrap()),
+        ),
+        (
+            "cosine_continue_k",
+            REFERENCE,
+            timed(
+                Cosine::new(1.0, 0.0, HORIZON)
+                    .unwrap()
+                    .with_k_decay(2.0)
+                    .unwrap()
+                    .with_overrun(Overrun::Continue),
+            ),
+        ),
+        (
+            "tanh",
+            REFERENCE,
+            timed(Tanh::new(1.0, 0.0, HORIZON).unwrap()),
+        ),
+        (
+            "expr_decay",
+            "expr_decay",
+            timed(Expr::parse("lambda epoch: 0.95 ** (epoch / 1000)").unwrap()),
+        ),
+        (
+            "expr_warmup",
+            "expr_warmup",
+            timed(Expr::parse("lambda step: min(1.0, (step + 1) / 1000)").unwrap()),
+        ),
+        (
+            "expr_linear_if",
+            "expr_linear_if",
+            timed(Expr::parse("lambda e: 1 - e / 1000000 if e < 1000000 else 0.0").unwrap()),
+        ),
+        (
+            "piecewise_interpolate_16",
+            REFERENCE,
+            timed(PiecewiseInterpolate::new(knots, Anneal::Cosine.into()).unwrap()),
+        ),
+        (
+            "noise(one_cycle)",
+            REFERENCE,
+            timed(Noise::new(one_cycle(), 42, timm_noise).unwrap()),
+        ),
+        (
+            "noise(constant)",
+            REFERENCE,
+            timed(Noise::new(0.1, 42, timm_noise).unwrap()),
         ),
     ]
 }
@@ -193,15 +291,15 @@ fn main() {
         })
         .collect();
     println!(
-        "{:24} {:>12} {:>14} {:>8}",
-        "case", "cadence ns", "torch step ns", "ratio"
+        "{:24} {:>10} {:>22} {:>12} {:>6}",
+        "case", "cadence ns", "Python counterpart", "its step ns", "ratio"
     );
     let mut worst = f64::INFINITY;
-    for (name, timing) in cases() {
+    for (name, counterpart, timing) in cases() {
         let (mut ours, mut theirs, mut ratios) = (vec![], vec![], vec![]);
         for _ in 0..ROUNDS {
             let a = timing(&steps, 1_000_000);
-            let b = ask(name, 20_000);
+            let b = ask(counterpart, 20_000);
             ours.push(a);
             theirs.push(b);
             ratios.push(b / a);
@@ -209,7 +307,7 @@ fn main() {
         let ratio = median(ratios);
         worst = worst.min(ratio);
         println!(
-            "{name:24} {:>12.1} {:>14.0} {:>8.0}",
+            "{name:24} {:>10.1} {counterpart:>22} {:>12.0} {:>6.0}",
             median(ours),
             median(theirs),
             ratio
