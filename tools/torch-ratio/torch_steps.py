@@ -1,9 +1,10 @@
 """PyTorch's side of torch-ratio: times `scheduler.step()` for the cases the driver asks for.
 
-Schedules torch lacks come from the libraries users port them from: timm's noise
+Schedules torch lacks come from the libraries users port them from: timm's noise and tanh
 (`step_update`, timm's per-update call) and Hugging Face transformers' inverse square root
 and warmup-stable-decay (`LambdaLR`s). Those two packages are optional: their cases are
-skipped (answered `nan`) without them.
+skipped (answered `nan`) without them. Families no library has are the `LambdaLR` a user
+would write.
 
 Reads lines `CASE N` on stdin; for each, steps a fresh copy of the case's scheduler N times
 (after one `optimizer.step()`, as a training loop would) and prints the mean thread CPU
@@ -11,6 +12,7 @@ nanoseconds per `step()` on stdout. `LIST` prints the case names. One process se
 whole run, so `import torch` is paid once.
 """
 
+import math
 import sys
 import time
 import warnings
@@ -93,6 +95,55 @@ def hf_wsd(opt):
         decay_type="1-sqrt",
     )
 
+
+def timm_noisy_constant(opt):
+    from timm.scheduler import StepLRScheduler
+
+    return StepLRScheduler(
+        opt,
+        decay_t=10**12,
+        decay_rate=1.0,
+        t_in_epochs=False,
+        noise_range_t=(0, HORIZON),
+        noise_pct=0.67,
+        noise_std=1.0,
+        noise_seed=42,
+    )
+
+
+def timm_tanh(opt):
+    from timm.scheduler import TanhLRScheduler
+
+    return TanhLRScheduler(opt, t_initial=HORIZON, lb=-7.0, ub=3.0, t_in_epochs=False)
+
+
+def knots_cosine(step):
+    """optax's piecewise_interpolate over 16 knots with cosine segments, as a LambdaLR."""
+    times = [i * 100_000 for i in range(16)]
+    if step >= times[-1]:
+        return 1.0 / 16
+    i = step // 100_000
+    f = (step - times[i]) / 100_000
+    a, b = 1.0 / (i + 1), 1.0 / (i + 2)
+    return a + (b - a) * 0.5 * (1.0 - math.cos(math.pi * f))
+
+
+def k_decay_cosine(step):
+    """Cosine with k-decay (Zhang and Li 2021), k = 2, continued past its end."""
+    return 0.5 * (1.0 + math.cos(math.pi * (step**2 / HORIZON**2)))
+
+
+# Families PyTorch has no class for, as the LambdaLR a user would write.
+CASES.update(
+    {
+        "constant": lambda o: lr.ConstantLR(o, factor=1.0, total_iters=0),
+        "inverse_time": lambda o: lr.LambdaLR(o, lambda s: 1.0 / (1.0 + 0.5 * s / 1_000)),
+        "k_decay_cosine": lambda o: lr.LambdaLR(o, k_decay_cosine),
+        "knots_cosine_16": lambda o: lr.LambdaLR(o, knots_cosine),
+        "noise(constant)": timm_noisy_constant,
+        "tanh": timm_tanh,
+    }
+)
 
 CASES.update(
     {
