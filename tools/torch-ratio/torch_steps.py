@@ -63,19 +63,16 @@ CASES = {
 }
 
 
+# timm's per-update noise as cadence's case has it: normal, std 1, clipped at 0.67.
+TIMM_NOISE = dict(
+    t_in_epochs=False, noise_range_t=(0, HORIZON), noise_pct=0.67, noise_std=1.0, noise_seed=42
+)
+
+
 def timm_noisy_cosine(opt):
     from timm.scheduler import CosineLRScheduler
 
-    return CosineLRScheduler(
-        opt,
-        t_initial=HORIZON,
-        lr_min=0.0,
-        t_in_epochs=False,
-        noise_range_t=(0, HORIZON),
-        noise_pct=0.67,
-        noise_std=1.0,
-        noise_seed=42,
-    )
+    return CosineLRScheduler(opt, t_initial=HORIZON, lr_min=0.0, **TIMM_NOISE)
 
 
 def hf_inverse_sqrt(opt):
@@ -99,16 +96,7 @@ def hf_wsd(opt):
 def timm_noisy_constant(opt):
     from timm.scheduler import StepLRScheduler
 
-    return StepLRScheduler(
-        opt,
-        decay_t=10**12,
-        decay_rate=1.0,
-        t_in_epochs=False,
-        noise_range_t=(0, HORIZON),
-        noise_pct=0.67,
-        noise_std=1.0,
-        noise_seed=42,
-    )
+    return StepLRScheduler(opt, decay_t=10**12, decay_rate=1.0, **TIMM_NOISE)
 
 
 def timm_tanh(opt):

@@ -8,9 +8,8 @@
 //!
 //! With `CADENCE_BENCH_CYCLES=1` (x86-64 only) the unit is core cycles instead: each
 //! sample's CPU time times the core's clock, measured just before and just after the
-//! sample by a chain of dependent `imul`s (3 cycles each on every x86-64 since Nehalem).
-//! A virtual machine's host moves its clock (2.4 to 3.5 GHz on the machine the crate
-//! docs' numbers come from), which moves nanoseconds but not cycles.
+//! sample (`clock.rs`). A virtual machine's host moves its clock (2.25 to 3.4 GHz on the
+//! machine the crate docs' numbers come from), which moves nanoseconds but not cycles.
 
 #[cfg(unix)]
 use criterion::Throughput;
@@ -20,43 +19,8 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 #[cfg(not(unix))]
 pub use criterion::measurement::WallTime as ThreadCpuTime;
 
-/// CPU time of the calling thread, in nanoseconds.
 #[cfg(unix)]
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on
-    // every platform libc's `clock_gettime` exists on.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// The core's clock now, in cycles per nanosecond (GHz): 400k dependent `imul`s (about
-/// 0.5 ms) timed on this thread.
-#[cfg(all(unix, target_arch = "x86_64"))]
-fn clock_ghz() -> f64 {
-    const ROUNDS: u64 = 100_000;
-    let mut x: u64 = 1;
-    let start = thread_cpu_ns();
-    for _ in 0..ROUNDS {
-        // SAFETY: register-only arithmetic.
-        unsafe {
-            std::arch::asm!(
-                "imul {0}, {0}, 3",
-                "imul {0}, {0}, 3",
-                "imul {0}, {0}, 3",
-                "imul {0}, {0}, 3",
-                inout(reg) x,
-                options(pure, nomem, nostack),
-            )
-        };
-    }
-    std::hint::black_box(x);
-    (12 * ROUNDS) as f64 / (thread_cpu_ns() - start).max(1) as f64
-}
+use super::clock::{clock_ghz, thread_cpu_ns};
 
 /// Whether `CADENCE_BENCH_CYCLES` asks for cycles (x86-64 only).
 #[cfg(unix)]
@@ -78,20 +42,16 @@ impl Measurement for ThreadCpuTime {
     type Value = f64;
 
     fn start(&self) -> (u64, f64) {
-        #[cfg(target_arch = "x86_64")]
-        if in_cycles() {
-            let ghz = clock_ghz();
-            return (thread_cpu_ns(), ghz);
-        }
-        (thread_cpu_ns(), 0.0)
+        let ghz = if in_cycles() { clock_ghz() } else { 0.0 };
+        (thread_cpu_ns(), ghz)
     }
     fn end(&self, (start, ghz_before): (u64, f64)) -> f64 {
         let ns = (thread_cpu_ns() - start) as f64;
-        #[cfg(target_arch = "x86_64")]
         if ghz_before > 0.0 {
-            return ns * 0.5 * (ghz_before + clock_ghz());
+            ns * 0.5 * (ghz_before + clock_ghz())
+        } else {
+            ns
         }
-        ns
     }
     fn add(&self, a: &f64, b: &f64) -> f64 {
         a + b

@@ -1,6 +1,9 @@
 //! Benchmarks of `Schedule::value` for the recipe families (knot paths, one-cycle, SGDR,
 //! cyclical, WSD, SWA, noise).
 
+#[cfg(unix)]
+#[path = "clock.rs"]
+mod clock;
 #[path = "cpu_time.rs"]
 mod cpu_time;
 #[path = "steps.rs"]

@@ -4,6 +4,9 @@
 //! `combinators`. Each case evaluates at pseudo-random steps spread over twice the
 //! schedule's horizon, so branches on both sides of every boundary are taken.
 
+#[cfg(unix)]
+#[path = "clock.rs"]
+mod clock;
 #[path = "cpu_time.rs"]
 mod cpu_time;
 #[path = "steps.rs"]

@@ -3,47 +3,9 @@
 
 use std::hint::black_box;
 
-/// This thread's CPU time in nanoseconds.
-fn cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// The core's clock in GHz now: a chain of dependent `imul`s (3 cycles each on every
-/// x86-64 since Nehalem) timed on this thread. Dividing a time by it gives cycles, which do
-/// not move when the host changes the virtual CPU's frequency.
-#[cfg(target_arch = "x86_64")]
-fn ghz() -> f64 {
-    let n: u64 = 2_000_000;
-    let mut x: u64 = 1;
-    let t0 = cpu_ns();
-    for _ in 0..n {
-        // SAFETY: register-only arithmetic.
-        unsafe {
-            std::arch::asm!(
-                "imul {0}, {0}, 3",
-                "imul {0}, {0}, 3",
-                "imul {0}, {0}, 3",
-                "imul {0}, {0}, 3",
-                inout(reg) x,
-                options(pure, nomem, nostack),
-            )
-        };
-    }
-    black_box(x);
-    (12 * n) as f64 / (cpu_ns() - t0) as f64
-}
-
-/// Off x86-64 there is no calibrated chain: cycles are not printed.
-#[cfg(not(target_arch = "x86_64"))]
-fn ghz() -> f64 {
-    f64::NAN
-}
+#[path = "../../../crates/cadence/benches/clock.rs"]
+mod clock;
+use clock::{clock_ghz as ghz, thread_cpu_ns as cpu_ns};
 
 /// The steps of the crate's benches (`benches/steps.rs`): 2^16 of them walking
 /// `[0, 2e6)` in strides of 7919.

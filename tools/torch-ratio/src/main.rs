@@ -18,16 +18,9 @@ const HORIZON: u64 = 1_000_000;
 /// Rounds per case; the medians and minima are reported.
 const ROUNDS: usize = 11;
 
-/// This thread's CPU time in nanoseconds.
-fn cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+#[path = "../../../crates/cadence/benches/clock.rs"]
+mod clock;
+use clock::thread_cpu_ns as cpu_ns;
 
 /// Mean CPU ns of `value` over `n` steps of the benches' walk (2^16 steps over
 /// `[0, 2 * HORIZON)` in strides of 7919, input and output through `black_box`).
@@ -235,11 +228,7 @@ fn cases() -> Vec<(&'static str, &'static str, Timing)> {
                     .with_overrun(Overrun::Continue),
             ),
         ),
-        (
-            "tanh",
-            "tanh",
-            timed(Tanh::new(1.0, 0.0, HORIZON).unwrap()),
-        ),
+        ("tanh", "tanh", timed(Tanh::new(1.0, 0.0, HORIZON).unwrap())),
         (
             "expr_decay",
             "expr_decay",
