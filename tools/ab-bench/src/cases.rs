@@ -8,6 +8,7 @@ case!(filter, "piecewise_interpolate_16", |c| c::PiecewiseInterpolate::new((0..1
 case!(filter, "one_cycle", |c| c::OneCycle::new(0.1, 1_000_000).and_then(|s| s.with_phases(c::Phases::Three { pct_final: 0.6 })).unwrap());
 case!(filter, "cosine_restarts", |c| c::CosineRestarts::new(0.1, 1e-5, 1_000.0).and_then(|s| s.with_period_mult(2.0)).and_then(|s| s.with_peak_decay(0.9)).and_then(|s| s.with_warmup(0.0, 100.0)).unwrap());
 case!(filter, "cosine_restarts_m1", |c| c::CosineRestarts::new(0.1, 1e-5, 10_000.0).unwrap());
+case!(filter, "cosine_restarts_m1_03", |c| c::CosineRestarts::new(0.1, 1e-5, 1_000.0).and_then(|s| s.with_period_mult(1.03)).unwrap());
 case!(filter, "cosine_restarts_m3_nowarm", |c| c::CosineRestarts::new(0.1, 1e-5, 1_000.0).and_then(|s| s.with_period_mult(3.0)).unwrap());
 case!(filter, "cyclical", |c| c::Cyclical::new(1e-4, 1e-2, 2_000, 2_000).and_then(|s| s.with_amplitude(c::Amplitude::Geometric { gamma: 0.5, clock: c::AmplitudeClock::Cycle })).unwrap());
 case!(filter, "swa_anneal", |c| c::SwaAnneal::new(0.5, 0.05, 1_000_000, c::Anneal::Cosine).unwrap());
