@@ -486,6 +486,26 @@ mod tests {
     }
 
     #[test]
+    fn value_at_where_the_cycle_position_rounds_past_the_cycle() {
+        // Near 2^60 a float's spacing (128) exceeds the cycle (3 steps): `t - cycle *
+        // length` comes out as 128 here. Such a time reads as a cycle's start, `init`, as
+        // the knot path past its last knot reads.
+        let s = Cyclical::new(0.25, 1.0, 1, 2).unwrap();
+        let t = 8.805_721_828_910_391e17;
+        // The corner is hit: `value_at`'s cycle arithmetic leaves a position >= 3.
+        let mut cycle = crate::fastmath::floor(t / 3.0);
+        if cycle * 3.0 > t {
+            cycle -= 1.0;
+        }
+        assert!(t - cycle * 3.0 >= 3.0);
+        assert_eq!(s.value_at(t), 0.25);
+        for t in [t, 2f64.powi(60), 1e18 + 128.0, f64::MAX] {
+            let v = s.value_at(t);
+            assert!((0.25..=1.0).contains(&v), "{t}: {v}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_parameters() {
         assert!(matches!(
             Cyclical::new(0.0, 1.0, 0, 1),
