@@ -249,13 +249,15 @@ impl CosineRestarts {
         .validated()
     }
 
-    /// The cycle containing time `t >= 0`: `(k, t - S_k, P_k, peak_decay^k, 1 / (P_k -
-    /// w_k))` with `w_k` the warmup within the cycle, or `None` past the last cycle. Looked up in the table where it covers `t`, solved for by
-    /// [`locate_cycle`] elsewhere (the same cycle either way).
+    /// The cycle containing time `t >= 0` ([`Located`]), or `None` past the last cycle.
+    /// Found from the derived reciprocals for equal periods, looked up in the table where
+    /// it covers `t`, solved for by [`locate_cycle`] elsewhere (the same cycle either way).
     #[inline]
     fn cycle(&self, t: f64) -> Option<Located> {
-        if self.period_mult.get() == 1.0 {
-            return self.equal_cycle(t);
+        // Validation derives exactly one of the two: the reciprocals for m = 1, the table
+        // otherwise.
+        if let Some(equal) = self.equal.get() {
+            return self.equal_cycle(equal, t);
         }
         match self.table.get().and_then(|table| table.locate(t)) {
             Some(found) => Some(found),
@@ -263,21 +265,14 @@ impl CosineRestarts {
         }
     }
 
-    /// [`Self::cycle`] for equal periods (`m = 1`): one division, settled against the
-    /// exact starts `p0 k` as [`locate_cycle`] settles it.
+    /// [`Self::cycle`] for equal periods (`m = 1`): one product by `1 / p0`, settled
+    /// against the exact starts `p0 k` as [`locate_cycle`] settles it.
     #[inline]
-    fn equal_cycle(&self, t: f64) -> Option<Located> {
+    fn equal_cycle(&self, equal: &EqualPeriods, t: f64) -> Option<Located> {
         let p0 = self.first_period;
-        let Some(&EqualPeriods {
-            inv_period,
-            inv_decay,
-        }) = self.equal.get()
-        else {
-            return self.solve_cycle(t);
-        };
         // Within an ulp or two of t / p0 (the settling below moves k by one where that
         // crosses an integer), without a division's latency.
-        let quotient = t * inv_period;
+        let quotient = t * equal.inv_period;
         if quotient.is_nan() || quotient >= TWO_52 {
             return self.solve_cycle(t);
         }
@@ -296,7 +291,7 @@ impl CosineRestarts {
         } else {
             pow_k(self.peak_decay, k)
         };
-        Some((k, t - p0 * k, p0, peak_factor, inv_decay))
+        Some((k, t - p0 * k, p0, peak_factor, equal.inv_decay))
     }
 
     /// [`Self::cycle`] by [`locate_cycle`]: for `m = 1` and where the table ends (kept out
@@ -309,16 +304,8 @@ impl CosineRestarts {
             u,
             period,
             pow_k(self.peak_decay, k),
-            self.inv_decay(period),
+            decay_reciprocal(period, self.warmup_steps),
         ))
-    }
-
-    /// `1 / (period - w)`, `w` the warmup within a cycle of `period`: the decay's
-    /// fraction is `(u - w)` times it (a product on the evaluation's path, where a
-    /// division would wait for the cycle's lookup).
-    #[inline]
-    fn inv_decay(&self, period: f64) -> f64 {
-        1.0 / (period - self.warmup_steps.min(period))
     }
 }
 
@@ -333,8 +320,17 @@ struct TableRow {
     inv_decay: f64,
 }
 
-/// A cycle found: `(k, t - S_k, P_k, peak_decay^k, 1 / (P_k - w_k))`.
+/// A cycle found: `(k, t - S_k, P_k, peak_decay^k, 1 / (P_k - w_k))`, `w_k` the warmup
+/// within the cycle.
 type Located = (f64, f64, f64, f64, f64);
+
+/// `1 / (period - w)`, `w` the warmup within a cycle of `period`: the decay's fraction is
+/// `(u - w)` times it (a product on the evaluation's path, where a division would wait for
+/// the cycle's lookup). One rule for the table's rows, equal periods and solved cycles.
+#[inline]
+fn decay_reciprocal(period: f64, warmup: f64) -> f64 {
+    1.0 / (period - warmup.min(period))
+}
 
 /// The cycles of a geometric restart schedule computed once, so that an evaluation looks
 /// its cycle up (from the bits of `1 + t (m - 1) / p0`, or an estimate from a cheap
@@ -342,7 +338,7 @@ type Located = (f64, f64, f64, f64, f64);
 /// and divisions.
 ///
 /// A [`Derived`] value of [`CosineRestarts`]: validation builds it for `m != 1` (equal
-/// periods find their cycle by one division). Where it is empty or does not cover a time
+/// periods find their cycle by one product, [`EqualPeriods`]). Where it is empty or does not cover a time
 /// (past its last row), the evaluation solves for the cycle by [`locate_cycle`], which
 /// finds the same cycle.
 #[derive(Debug, Clone)]
@@ -389,7 +385,7 @@ impl Table {
                 start,
                 period: p0 * m_k,
                 peak_factor: pow_k(decay, kf),
-                inv_decay: 1.0 / (p0 * m_k - warmup.min(p0 * m_k)),
+                inv_decay: decay_reciprocal(p0 * m_k, warmup),
             };
             // A start that does not grow (periods below its ulp), is not finite or lies
             // past every step, past the cycle limit or at the accumulation point of
@@ -435,8 +431,8 @@ impl Table {
         }
     }
 
-    /// `(k, t - S_k, P_k, peak_decay^k, 1 / (P_k - w_k))` for the cycle `k` with `S_k <= t < S_{k+1}`, or
-    /// `None` where the table does not cover `t`.
+    /// The cycle `k` with `S_k <= t < S_{k+1}` ([`Located`]), or `None` where the table
+    /// does not cover `t`.
     #[inline]
     fn locate(&self, t: f64) -> Option<Located> {
         let rows = &self.rows;
@@ -606,7 +602,7 @@ impl Validate for CosineRestarts {
         if self.period_mult.get() == 1.0 {
             self.equal.fill(|| EqualPeriods {
                 inv_period: 1.0 / self.first_period,
-                inv_decay: self.inv_decay(self.first_period),
+                inv_decay: decay_reciprocal(self.first_period, self.warmup_steps),
             });
         } else {
             self.table.fill(|| {
