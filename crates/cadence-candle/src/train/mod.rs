@@ -1138,6 +1138,7 @@ fn progress_message(r: &EvalRecord) -> String {
     }
     msg
 }
+
 /// The rule for a divergence factor (a loss this many times the best so far stops a
 /// run): finite and above 1. Shared by [`TrainConfig`] and the LR range test.
 pub(crate) fn check_divergence_factor(factor: f64) -> Result<(), TrainError> {
