@@ -338,9 +338,9 @@ fn decay_reciprocal(period: f64, warmup: f64) -> f64 {
 /// and divisions.
 ///
 /// A [`Derived`] value of [`CosineRestarts`]: validation builds it for `m != 1` (equal
-/// periods find their cycle by one product, [`EqualPeriods`]). Where it is empty or does not cover a time
-/// (past its last row), the evaluation solves for the cycle by [`locate_cycle`], which
-/// finds the same cycle.
+/// periods find their cycle by one product, [`EqualPeriods`]). Where it is empty or does
+/// not cover a time (past its last row), the evaluation solves for the cycle by
+/// [`locate_cycle`], which finds the same cycle.
 #[derive(Debug, Clone)]
 struct Table {
     /// `(m - 1) / p0`: cycle `k` starts where `1 + t (m - 1) / p0 = m^k`.
