@@ -1,4 +1,5 @@
-//! The steps every `value` benchmark evaluates at, shared by the benches through `#[path]`.
+//! The steps every `value` benchmark evaluates at, shared through `#[path]` by the benches
+//! and the repository's measuring tools (`tools/ab-bench`, `tools/torch-ratio`).
 //!
 //! 2^16 steps walking `[0, span)` in strides of 7919 (a prime), so that short cycles are
 //! hit at random and long ones in order. They are computed before the measurement: the

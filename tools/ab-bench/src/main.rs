@@ -1,33 +1,21 @@
 //! A/B benchmark of `Schedule::value`: `cadence` (the working tree) against `cadence_old`
 //! (a snapshot at a git revision made by `run.sh`), interleaved; see README.md.
 
-use std::hint::black_box;
-
 #[path = "../../../crates/cadence/benches/clock.rs"]
 mod clock;
 use clock::{clock_ghz as ghz, thread_cpu_ns as cpu_ns};
+#[path = "../../../crates/cadence/benches/steps.rs"]
+mod steps;
+use steps::Steps;
 
-/// The steps of the crate's benches (`benches/steps.rs`): 2^16 of them walking
-/// `[0, 2e6)` in strides of 7919.
-fn walk() -> Vec<u64> {
-    let mut t = 0u64;
-    (0..1 << 16)
-        .map(|_| {
-            t = (t + 7919) % 2_000_000;
-            t
-        })
-        .collect()
-}
-
-/// Mean CPU ns of `f` over `n` steps of the walk: the loop of the crate's criterion
-/// benches (`f` inlined, input and output through `black_box`).
+/// Mean CPU ns of `f` over `n` steps of the benches' walk over `[0, 2e6)`, through the
+/// benches' own loop (`Steps::cycle`: `f` inlined, input and output through `black_box`).
 #[inline(never)]
-fn run(f: &impl Fn(u64) -> f64, steps: &[u64], n: u64) -> f64 {
+fn run(f: &impl Fn(u64) -> f64, steps: &Steps, n: u64) -> f64 {
+    let mut next = steps.cycle(f);
     let t0 = cpu_ns();
-    let mut i = 0;
     for _ in 0..n {
-        i = (i + 1) & (steps.len() - 1);
-        black_box(f(black_box(steps[i])));
+        next();
     }
     (cpu_ns() - t0) as f64 / n as f64
 }
@@ -36,7 +24,7 @@ fn run(f: &impl Fn(u64) -> f64, steps: &[u64], n: u64) -> f64 {
 /// and the largest relative difference of their values.
 fn ab(name: &str, old: &impl Fn(u64) -> f64, new: &impl Fn(u64) -> f64) {
     let n = 300_000;
-    let steps = walk();
+    let steps = Steps::walk(2_000_000);
     let (mut a, mut b, mut clock) = (vec![], vec![], vec![]);
     for _ in 0..21 {
         clock.push(ghz());

@@ -8,7 +8,6 @@ use cadence::{
     OneCycle, Overrun, Phases, PiecewiseConstant, PiecewiseInterpolate, Polynomial, Schedule,
     ScheduleExt, ScheduleSpec, Step, SwaAnneal, Tanh, Warmup, WarmupMode, WarmupStableDecay,
 };
-use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
@@ -21,23 +20,25 @@ const ROUNDS: usize = 11;
 #[path = "../../../crates/cadence/benches/clock.rs"]
 mod clock;
 use clock::thread_cpu_ns as cpu_ns;
+#[path = "../../../crates/cadence/benches/steps.rs"]
+mod steps;
+use steps::Steps;
 
-/// Mean CPU ns of `value` over `n` steps of the benches' walk (2^16 steps over
-/// `[0, 2 * HORIZON)` in strides of 7919, input and output through `black_box`).
-/// `value` is inlined into the loop, as in the benches.
+/// Mean CPU ns of `value` over `n` steps of the benches' walk over `[0, 2 * HORIZON)`,
+/// through the benches' own loop (`Steps::cycle`: `value` inlined, input and output
+/// through `black_box`).
 #[inline(never)]
-fn cadence_ns<S: Schedule>(schedule: &S, steps: &[u64], n: usize) -> f64 {
+fn cadence_ns<S: Schedule>(schedule: &S, steps: &Steps, n: usize) -> f64 {
+    let mut next = steps.cycle(|t| schedule.value(t));
     let start = cpu_ns();
-    let mut i = 0;
     for _ in 0..n {
-        i = (i + 1) & (steps.len() - 1);
-        black_box(schedule.value(black_box(steps[i])));
+        next();
     }
     (cpu_ns() - start) as f64 / n as f64
 }
 
 /// A case's timing loop, monomorphised for its schedule type.
-type Timing = Box<dyn Fn(&[u64], usize) -> f64>;
+type Timing = Box<dyn Fn(&Steps, usize) -> f64>;
 
 fn timed<S: Schedule + 'static>(schedule: S) -> Timing {
     Box::new(move |steps, n| cadence_ns(&schedule, steps, n))
@@ -286,13 +287,7 @@ fn main() {
             .parse()
             .unwrap_or_else(|_| panic!("the Python side answered {line:?} for {case}"))
     };
-    let mut t = 0u64;
-    let steps: Vec<u64> = (0..1 << 16)
-        .map(|_| {
-            t = (t + 7919) % (2 * HORIZON);
-            t
-        })
-        .collect();
+    let steps = Steps::walk(2 * HORIZON);
     println!(
         "{:24} {:>10} {:>22} {:>11} {:>7} {:>7}",
         "case", "cadence ns", "Python counterpart", "its step ns", "ratio", "of min"
